@@ -1,0 +1,80 @@
+"""The Python API: stream your own NumPy frames over RTSP.
+
+    with RtspStreamer(width=1280, height=720, fps=30) as streamer:
+        while streamer.is_running:
+            streamer.push_frame(frame)      # BGR uint8; other sizes are resized
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from .config import Config, RtspConfig, SourceSpec, VideoConfig
+from .frames import FrameHook
+from .service import Streamer
+from .stats import Snapshot
+
+
+class RtspStreamer:
+    """Mirrors the seed's C++ `RtspStreamer`: `start()`, `stop()`, `push_frame()`,
+    `is_running`, `has_client`, `url`; also a context manager."""
+
+    def __init__(self, width: int = 1280, height: int = 720, fps: int = 25,
+                 bitrate_kbps: int = 2000, port: int = 8554, path: str = "/stream",
+                 bind: str = "0.0.0.0", keyframe_interval_s: float = 1.0,
+                 max_clients: int = 0, hook: Optional[FrameHook] = None,
+                 stats_interval_s: float = 0) -> None:
+        self.config = Config(
+            video=VideoConfig(width=width, height=height, fps=fps, bitrate_kbps=bitrate_kbps,
+                              keyframe_interval_s=keyframe_interval_s),
+            rtsp=RtspConfig(port=port, path=path, bind=bind, max_clients=max_clients),
+            source=SourceSpec("api"),
+            stats_interval_s=stats_interval_s or 1.0,
+        )
+        self._hook = hook
+        self._log_stats = bool(stats_interval_s)
+        self._streamer: Optional[Streamer] = None
+
+    def start(self) -> None:
+        """Start the RTSP server; raises `CameraStreamingError` (e.g. port busy)."""
+        if self._streamer is not None:
+            return
+        streamer = Streamer(self.config, hook=self._hook, log_stats=self._log_stats)
+        streamer.start()
+        self._streamer = streamer
+
+    def stop(self) -> None:
+        streamer, self._streamer = self._streamer, None
+        if streamer is not None:
+            streamer.stop()
+
+    def push_frame(self, frame: np.ndarray) -> bool:
+        """Queue one BGR frame. False when not running or the encoder is behind (counted)."""
+        streamer = self._streamer
+        return streamer.push_frame(frame) if streamer is not None else False
+
+    @property
+    def is_running(self) -> bool:
+        return self._streamer is not None and self._streamer.is_running
+
+    @property
+    def has_client(self) -> bool:
+        """True while at least one client is playing the stream."""
+        s = self._streamer
+        return bool(s is not None and s.rtsp is not None and s.rtsp.live_feeds > 0)
+
+    @property
+    def url(self) -> str:
+        return self.config.rtsp.url()
+
+    def stats(self) -> Optional[Snapshot]:
+        return self._streamer.snapshot() if self._streamer is not None else None
+
+    def __enter__(self) -> RtspStreamer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

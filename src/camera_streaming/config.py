@@ -1,0 +1,130 @@
+"""Configuration: frozen dataclasses validated once at the edge and passed down read-only.
+
+Pure: no gi or cv2 import, so it is unit-tested in milliseconds.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field, replace
+from typing import Optional
+
+from .errors import ConfigError
+
+MAX_FPS = 240
+MAX_SIDE = 7680
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where frames come from: `auto`, `test`, `v4l2:/dev/videoN`, `file:PATH` or `api`
+    (frames pushed from Python)."""
+
+    kind: str = "auto"
+    location: str = ""
+    loop: bool = True
+
+    @classmethod
+    def parse(cls, text: str, field_name: str = "source") -> SourceSpec:
+        text = text.strip()
+        if text in ("auto", "test", "api"):
+            return cls(kind=text)
+        kind, sep, location = text.partition(":")
+        if not sep or kind not in ("v4l2", "file") or not location:
+            raise ConfigError(
+                field_name,
+                f"'{text}' is not a source; use auto, test, v4l2:/dev/videoN or file:PATH",
+            )
+        if kind == "v4l2" and not (location.startswith("/dev/") or location.isdigit()):
+            raise ConfigError(field_name, f"'{location}' is not a device; use v4l2:/dev/video0")
+        return cls(kind=kind, location=location)
+
+    def __str__(self) -> str:
+        return self.kind if not self.location else f"{self.kind}:{self.location}"
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    width: int = 1280
+    height: int = 720
+    fps: int = 25
+    bitrate_kbps: int = 2000
+    keyframe_interval_s: float = 1.0
+
+    @property
+    def keyframe_distance(self) -> int:
+        """Frames between keyframes (x264enc `key-int-max`)."""
+        return max(1, round(self.fps * self.keyframe_interval_s))
+
+    @property
+    def i420_size(self) -> int:
+        return self.width * self.height * 3 // 2
+
+
+@dataclass(frozen=True)
+class RtspConfig:
+    enabled: bool = True
+    port: int = 8554
+    path: str = "/stream"
+    bind: str = "0.0.0.0"
+    max_clients: int = 0  # 0: unlimited
+    session_timeout_s: int = 30
+    post_session_timeout_s: int = 5
+
+    def url(self, host: Optional[str] = None) -> str:
+        shown = host or ("127.0.0.1" if self.bind in ("0.0.0.0", "::") else self.bind)
+        if ":" in shown:
+            shown = f"[{shown}]"
+        return f"rtsp://{shown}:{self.port}{self.path}"
+
+
+@dataclass(frozen=True)
+class Config:
+    video: VideoConfig = field(default_factory=VideoConfig)
+    rtsp: RtspConfig = field(default_factory=RtspConfig)
+    source: SourceSpec = field(default_factory=SourceSpec)
+    hook: Optional[str] = None  # "module:function"
+    stats_interval_s: float = 1.0
+
+    def with_video(self, **changes: object) -> Config:
+        return replace(self, video=replace(self.video, **changes))  # type: ignore[arg-type]
+
+
+def _check_int(name: str, value: object, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(name, f"must be a whole number, got {value!r}")
+    if not lo <= value <= hi:
+        raise ConfigError(name, f"must be between {lo} and {hi}, got {value}")
+
+
+def validate(config: Config) -> Config:
+    """Check every field; raise `ConfigError` naming the first bad one. Returns `config`."""
+    v, r = config.video, config.rtsp
+    _check_int("width", v.width, 16, MAX_SIDE)
+    _check_int("height", v.height, 16, MAX_SIDE)
+    if v.width % 2 or v.height % 2:
+        raise ConfigError("width" if v.width % 2 else "height",
+                          f"must be even for I420 (got {v.width}x{v.height})")
+    _check_int("fps", v.fps, 1, MAX_FPS)
+    _check_int("bitrate", v.bitrate_kbps, 16, 200_000)
+    if not 0.1 <= float(v.keyframe_interval_s) <= 60:
+        raise ConfigError("keyframe-interval",
+                          f"must be between 0.1 and 60 seconds, got {v.keyframe_interval_s}")
+    _check_int("port", r.port, 1, 65535)
+    if not r.path.startswith("/") or len(r.path) < 2 or any(c in r.path for c in " ?#\\"):
+        raise ConfigError("path", f"must look like /stream, got {r.path!r}")
+    try:
+        ipaddress.ip_address(r.bind)
+    except ValueError:
+        raise ConfigError("bind", f"must be an IP address like 0.0.0.0 or 127.0.0.1, "
+                                  f"got {r.bind!r}") from None
+    _check_int("max-clients", r.max_clients, 0, 10_000)
+    _check_int("session-timeout", r.session_timeout_s, 1, 3600)
+    if not 0.1 <= float(config.stats_interval_s) <= 3600:
+        raise ConfigError("stats-interval",
+                          f"must be between 0.1 and 3600 seconds, got {config.stats_interval_s}")
+    if config.hook is not None:
+        mod, sep, fn = config.hook.partition(":")
+        if not sep or not mod or not fn:
+            raise ConfigError("hook", f"must be module:function, got {config.hook!r}")
+    return config

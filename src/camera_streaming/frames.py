@@ -1,0 +1,115 @@
+"""The frame path before the encoder: resize into a reused BGR buffer, run the user hook on it,
+convert into a reused I420 buffer. Nothing here allocates per frame."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from typing import Callable, Optional
+
+import cv2
+import numpy as np
+
+from .errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+FrameHook = Callable[[np.ndarray], object]
+
+
+def resize_interpolation(src_w: int, src_h: int, dst_w: int, dst_h: int) -> Optional[int]:
+    """OpenCV interpolation for a resize, or None when the sizes match (no resize)."""
+    if (src_w, src_h) == (dst_w, dst_h):
+        return None
+    if dst_w * dst_h < src_w * src_h:
+        return int(cv2.INTER_AREA)
+    return int(cv2.INTER_LINEAR)
+
+
+def load_hook(spec: str) -> FrameHook:
+    """Import `module:function` (the module may be a dotted name or a path to a .py file)."""
+    mod_name, _, fn_name = spec.partition(":")
+    try:
+        if mod_name.endswith(".py"):
+            import importlib.util
+
+            spec_obj = importlib.util.spec_from_file_location("camera_streaming_hook", mod_name)
+            if spec_obj is None or spec_obj.loader is None:
+                raise ImportError(mod_name)
+            module = importlib.util.module_from_spec(spec_obj)
+            spec_obj.loader.exec_module(module)
+        else:
+            module = importlib.import_module(mod_name)
+    except Exception as exc:  # the user's module: any import failure is a config error
+        raise ConfigError("hook", f"cannot import {mod_name!r}: {exc}") from None
+    fn = getattr(module, fn_name, None)
+    if not callable(fn):
+        raise ConfigError("hook", f"{mod_name!r} has no function {fn_name!r}")
+    return fn  # type: ignore[no-any-return]
+
+
+class FrameProcessor:
+    """Turns any BGR frame into the encoder's I420 frame at the configured size.
+
+    The hook contract: `hook(frame)` gets the BGR frame at the output size, may draw on it in
+    place, must be quick. If it raises, the traceback is logged once, the error counted, and
+    streaming goes on with the frame as it is.
+    """
+
+    def __init__(self, width: int, height: int, hook: Optional[FrameHook] = None) -> None:
+        self.width, self.height = width, height
+        self.hook = hook
+        self._bgr = np.empty((height, width, 3), np.uint8)
+        self._i420 = np.empty((height * 3 // 2, width), np.uint8)
+        self.hook_errors = 0
+        self.hook_seconds = 0.0  # total time spent in the hook
+        self._hook_logged = False
+
+    def process(self, frame: np.ndarray) -> np.ndarray:
+        """Return the reused I420 buffer holding `frame` resized, hooked and converted.
+        Valid until the next call."""
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            frame = self._to_bgr(frame)
+        h, w = frame.shape[:2]
+        interp = resize_interpolation(w, h, self.width, self.height)
+        if interp is not None:
+            cv2.resize(frame, (self.width, self.height), dst=self._bgr, interpolation=interp)
+            bgr = self._bgr
+        elif self.hook is not None:
+            np.copyto(self._bgr, frame)  # never draw on the caller's or the source's array
+            bgr = self._bgr
+        else:
+            bgr = frame
+        if self.hook is not None:
+            self._run_hook(bgr)
+        cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420, dst=self._i420)
+        return self._i420
+
+    def _to_bgr(self, frame: np.ndarray) -> np.ndarray:
+        if frame.dtype != np.uint8:
+            raise ValueError(f"frames must be uint8, got {frame.dtype}")
+        if frame.ndim == 2:
+            code = cv2.COLOR_GRAY2BGR
+        elif frame.ndim == 3 and frame.shape[2] == 4:
+            code = cv2.COLOR_BGRA2BGR
+        else:
+            raise ValueError(f"frames must be HxWx3 BGR, HxWx4 BGRA or HxW gray, "
+                             f"got shape {frame.shape}")
+        h, w = frame.shape[:2]
+        if (w, h) == (self.width, self.height):
+            cv2.cvtColor(frame, code, dst=self._bgr)
+            return self._bgr
+        return cv2.cvtColor(frame, code)  # rare: wrong size and format; resized next
+
+    def _run_hook(self, bgr: np.ndarray) -> None:
+        assert self.hook is not None
+        t0 = time.perf_counter()
+        try:
+            self.hook(bgr)
+        except Exception:  # the user's code: log once, count, keep streaming
+            self.hook_errors += 1
+            if not self._hook_logged:
+                self._hook_logged = True
+                log.exception("frame hook raised; counting further errors silently")
+        self.hook_seconds += time.perf_counter() - t0

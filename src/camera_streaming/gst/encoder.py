@@ -1,0 +1,195 @@
+"""The one H.264 encoder: I420 frames in through a bounded appsrc fed from a buffer pool,
+access units out through one appsink whose handler hands each to every consumer (RTSP clients
+now; RTMP push and recording reuse the same encode)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable, Optional, Protocol
+
+import numpy as np
+
+from ..config import VideoConfig
+from ..errors import PipelineError
+from .launch import encoder_launch
+from .runtime import Gst, GstVideo, bus_error, init
+
+log = logging.getLogger(__name__)
+
+INPUT_QUEUE = 2  # frames waiting for the encoder; more are dropped and counted
+POOL_BUFFERS = 8
+KEYFRAME_RETRY_S = 0.5  # a forced keyframe not seen by then may be asked for again
+
+
+class EncodedConsumer(Protocol):
+    """Something that takes the encoder's output: one call per access unit, on the encoder's
+    streaming thread. It must not block and must not keep `buffer` writable."""
+
+    @property
+    def wants_frames(self) -> bool: ...
+
+    def deliver(self, buffer: Any, is_key: bool) -> None: ...
+
+
+class H264Encoder:
+    """Owns the encoder pipeline. `push_i420()` from any one thread; consumers are added and
+    removed from any thread (the list is replaced, never mutated, so delivery takes no lock)."""
+
+    def __init__(self, video: VideoConfig,
+                 on_error: Optional[Callable[[PipelineError], None]] = None) -> None:
+        self.video = video
+        self.on_error = on_error
+        self._consumers: tuple[EncodedConsumer, ...] = ()
+        self._lock = threading.Lock()
+        self._pipeline: Any = None
+        self._appsrc: Any = None
+        self._appsink: Any = None
+        self._pool: Any = None
+        self._acquire_params: Any = None
+        self._bus: Any = None
+        self._handler_ids: list[tuple[Any, int]] = []
+        self._key_requested_at = 0.0
+        self._queue_bytes = INPUT_QUEUE * video.i420_size
+        # Counters, read by stats without locking (ints are replaced atomically).
+        self.frames_in = 0
+        self.frames_out = 0
+        self.keyframes_out = 0
+        self.bytes_out = 0
+        self.dropped = 0
+        self.alloc_failures = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        init()
+        pipeline = Gst.parse_launch(encoder_launch(self.video, INPUT_QUEUE))
+        self._appsrc = pipeline.get_by_name("src")
+        self._appsink = pipeline.get_by_name("sink")
+        self._handler_ids.append(
+            (self._appsink, self._appsink.connect("new-sample", self._on_new_sample)))
+        bus = pipeline.get_bus()
+        bus.add_signal_watch()
+        self._handler_ids.append((bus, bus.connect("message::error", self._on_bus_error)))
+        self._bus = bus
+        self._pool = self._make_pool()
+        self._pipeline = pipeline
+        if pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
+            self.stop()
+            raise PipelineError("encoder", "the encoder pipeline failed to start")
+
+    def _make_pool(self) -> Any:
+        pool = Gst.BufferPool.new()
+        cfg = pool.get_config()
+        caps = Gst.Caps.from_string(
+            f"video/x-raw,format=I420,width={self.video.width},height={self.video.height},"
+            f"framerate={self.video.fps}/1")
+        Gst.BufferPool.config_set_params(cfg, caps, self.video.i420_size, 2, POOL_BUFFERS)
+        pool.set_config(cfg)
+        pool.set_active(True)
+        params = Gst.BufferPoolAcquireParams()
+        params.flags = Gst.BufferPoolAcquireFlags.DONTWAIT
+        self._acquire_params = params
+        return pool
+
+    def stop(self) -> None:
+        with self._lock:
+            self._consumers = ()
+        for obj, hid in self._handler_ids:
+            obj.disconnect(hid)
+        self._handler_ids.clear()
+        if self._pipeline is not None:
+            self._pipeline.set_state(Gst.State.NULL)
+        if self._bus is not None:
+            self._bus.remove_signal_watch()
+        if self._pool is not None:
+            self._pool.set_active(False)
+        self._pipeline = self._appsrc = self._appsink = self._pool = self._bus = None
+
+    @property
+    def running(self) -> bool:
+        return self._pipeline is not None
+
+    # -- consumers ---------------------------------------------------------------------------
+    def add_consumer(self, consumer: EncodedConsumer) -> None:
+        with self._lock:
+            self._consumers = (*self._consumers, consumer)
+
+    def remove_consumer(self, consumer: EncodedConsumer) -> None:
+        with self._lock:
+            self._consumers = tuple(c for c in self._consumers if c is not consumer)
+
+    @property
+    def wanted(self) -> bool:
+        """True when some consumer wants frames; otherwise nothing is encoded."""
+        return any(c.wants_frames for c in self._consumers)
+
+    def request_keyframe(self) -> None:
+        """Ask the encoder for an IDR on the next frame; coalesces requests still pending."""
+        sink = self._appsink
+        if sink is None:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if now - self._key_requested_at < KEYFRAME_RETRY_S:
+                return
+            self._key_requested_at = now
+        event = GstVideo.video_event_new_upstream_force_key_unit(Gst.CLOCK_TIME_NONE, True, 0)
+        sink.send_event(event)
+
+    # -- frames in ---------------------------------------------------------------------------
+    def push_i420(self, frame: np.ndarray) -> bool:
+        """Copy one I420 frame into a pooled buffer and queue it. False (and counted) when the
+        encoder is behind, the pool is exhausted, or the pipeline is gone."""
+        appsrc, pool = self._appsrc, self._pool
+        if appsrc is None or pool is None:
+            return False
+        if appsrc.get_property("current-level-bytes") >= self._queue_bytes:
+            self.dropped += 1
+            return False
+        ret, buf = pool.acquire_buffer(self._acquire_params)
+        if ret != Gst.FlowReturn.OK or buf is None:
+            self.alloc_failures += 1
+            self.dropped += 1
+            return False
+        ok, info = buf.map(Gst.MapFlags.WRITE)
+        if not ok:
+            self.alloc_failures += 1
+            self.dropped += 1
+            return False
+        try:
+            # The view lives only inside the map (GSTREAMER_NOTES 3).
+            view = np.frombuffer(info.data, dtype=np.uint8, count=frame.size)
+            view[:] = frame.reshape(-1)
+            del view
+        finally:
+            buf.unmap(info)
+        ret = appsrc.push_buffer(buf)
+        if ret != Gst.FlowReturn.OK:
+            self.dropped += 1
+            return False
+        self.frames_in += 1
+        return True
+
+    # -- frames out (encoder streaming thread) -----------------------------------------------
+    def _on_new_sample(self, sink: Any) -> Any:
+        sample = sink.pull_sample()
+        if sample is None:
+            return Gst.FlowReturn.EOS
+        buf = sample.get_buffer()
+        is_key = not buf.has_flags(Gst.BufferFlags.DELTA_UNIT)
+        self.frames_out += 1
+        self.bytes_out += buf.get_size()
+        if is_key:
+            self.keyframes_out += 1
+            self._key_requested_at = 0.0
+        for consumer in self._consumers:
+            consumer.deliver(buf, is_key)
+        return Gst.FlowReturn.OK
+
+    def _on_bus_error(self, _bus: Any, message: Any) -> None:
+        element, text, debug = bus_error(message)
+        log.error("encoder pipeline error from %s: %s", element, text)
+        log.debug("GStreamer debug: %s", debug)
+        if self.on_error is not None:
+            self.on_error(PipelineError(element, text, debug))

@@ -1,0 +1,58 @@
+"""GStreamer launch strings and caps, as pure functions (no gi import): unit-tested directly."""
+
+from __future__ import annotations
+
+from ..config import VideoConfig
+
+# Which Debian package provides each element we use (for one-line "install X" errors).
+ELEMENT_PACKAGES = {
+    "appsrc": "gstreamer1.0-plugins-base",
+    "appsink": "gstreamer1.0-plugins-base",
+    "x264enc": "gstreamer1.0-plugins-ugly",
+    "h264parse": "gstreamer1.0-plugins-bad",
+    "rtph264pay": "gstreamer1.0-plugins-good",
+}
+
+ENCODER_ELEMENTS = ("appsrc", "x264enc", "h264parse", "appsink")
+CLIENT_ELEMENTS = ("appsrc", "rtph264pay")
+
+H264_CAPS = "video/x-h264,stream-format=byte-stream,alignment=au"
+
+
+def raw_caps(video: VideoConfig) -> str:
+    """Caps of the frames we push: I420 forced, or x264enc negotiates 4:4:4 (GSTREAMER_NOTES)."""
+    return f"video/x-raw,format=I420,width={video.width},height={video.height},framerate={video.fps}/1"
+
+
+def x264_properties(video: VideoConfig) -> str:
+    """The seed's x264 settings: zerolatency, superfast, no B-frames, CBR-ish bitrate in kbps."""
+    return (f"tune=zerolatency speed-preset=superfast bitrate={video.bitrate_kbps} "
+            f"key-int-max={video.keyframe_distance} bframes=0 byte-stream=true")
+
+
+def encoder_launch(video: VideoConfig, input_queue: int = 2) -> str:
+    """The one encoder pipeline: our frames in through a bounded appsrc, H.264 access units out
+    through an appsink whose `new-sample` handler fans them out."""
+    return (
+        f"appsrc name=src is-live=true format=time do-timestamp=true block=false "
+        f"max-buffers={input_queue} max-bytes=0 leaky-type=downstream caps={raw_caps(video)} "
+        f"! {raw_caps(video)} "
+        f"! x264enc name=enc {x264_properties(video)} "
+        f"! h264parse config-interval=-1 ! {H264_CAPS} "
+        f"! appsink name=sink emit-signals=true sync=false max-buffers=8 drop=true"
+    )
+
+
+def client_queue_bytes(video: VideoConfig) -> int:
+    """Bound of one client's appsrc queue: about one second of video, at least 256 KiB."""
+    return max(256 * 1024, video.bitrate_kbps * 1000 // 8)
+
+
+def client_media_launch(video: VideoConfig) -> str:
+    """The light per-client media: already-encoded access units in, RTP out. No encoder here."""
+    return (
+        f"( appsrc name=src is-live=true format=time do-timestamp=true block=false "
+        f"max-buffers=0 max-bytes={client_queue_bytes(video)} leaky-type=downstream "
+        f"caps={H264_CAPS} "
+        f"! rtph264pay name=pay0 pt=96 config-interval=-1 aggregate-mode=zero-latency )"
+    )

@@ -1,0 +1,241 @@
+"""The RTSP server: gst-rtsp-server with a light, non-shared media per client fed from the one
+encoder.
+
+Why not one shared media: stock gst-rtsp-server 1.22.0 aborts in `gst_rtsp_media_get_rates`
+under concurrent client churn with a shared media (GSTREAMER_NOTES 17). A media per client
+survives it; each is only `appsrc ! rtph264pay`, fed with the encoder's access units.
+
+A client's feed goes through these states (`ClientFeed.state`):
+  PRIMING   media configured (DESCRIBE): the next IDR is pushed so the media can preroll
+  PRIMED    the stream is blocked until PLAY; nothing is pushed
+  WAIT_KEY  PLAY seen: a keyframe was requested; deltas are skipped until it arrives
+  LIVE      every access unit is pushed
+A feed is dropped on the media's `unprepared` signal or when a push returns FLUSHING (the
+client went away): no reference to a dead media or appsrc is kept (GSTREAMER_NOTES 8, 9).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import threading
+from typing import Any
+
+from ..config import RtspConfig, VideoConfig
+from ..errors import PortInUseError
+from .encoder import H264Encoder
+from .launch import client_media_launch, client_queue_bytes
+from .runtime import GLib, Gst, GstRtsp, GstRtspServer, init
+
+log = logging.getLogger(__name__)
+
+PRIMING, PRIMED, WAIT_KEY, LIVE = "priming", "primed", "wait-key", "live"
+CLEANUP_INTERVAL_S = 2
+
+
+class ClientFeed:
+    """One client's media input. Touched by the encoder thread (push) and the GLib thread
+    (state changes); single-attribute writes, no lock needed."""
+
+    __slots__ = ("key", "appsrc", "state", "pushed", "dropped")
+
+    def __init__(self, key: str, appsrc: Any) -> None:
+        self.key = key
+        self.appsrc = appsrc
+        self.state = PRIMING
+        self.pushed = 0
+        self.dropped = 0
+
+
+def check_port_free(address: str, port: int) -> None:
+    """Raise `PortInUseError` if (address, port) cannot be bound for TCP."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((address, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(f"port {port} on {address} is already in use: stop the other "
+                                 f"server or choose another with --port") from None
+        raise PortInUseError(f"cannot listen on {address}:{port} ({exc.strerror}): "
+                             f"check --bind and --port") from None
+    finally:
+        s.close()
+
+
+class RtspServer:
+    """Serves the encoder's output at `rtsp://bind:port/path` to any number of clients."""
+
+    def __init__(self, rtsp: RtspConfig, video: VideoConfig, encoder: H264Encoder) -> None:
+        self.cfg = rtsp
+        self.video = video
+        self.encoder = encoder
+        self._lock = threading.Lock()
+        self._feeds: dict[str, ClientFeed] = {}
+        self._feed_list: tuple[ClientFeed, ...] = ()
+        self._server: Any = None
+        self._factory: Any = None
+        self._attach_id = 0
+        self._cleanup_id = 0
+        self._queue_bytes = client_queue_bytes(video)
+        self.clients_connected = 0
+        self.clients_closed = 0
+        self.sessions_created = 0
+        self.medias_configured = 0
+        self.medias_released = 0
+        self.dropped = 0  # access units dropped because a client's queue was full
+        self.keyframe_requests = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        init()
+        check_port_free(self.cfg.bind, self.cfg.port)
+        server = GstRtspServer.RTSPServer()
+        server.set_address(self.cfg.bind)
+        server.set_service(str(self.cfg.port))
+        pool = server.get_session_pool()
+        if self.cfg.max_clients:
+            pool.set_max_sessions(self.cfg.max_clients)
+        factory = GstRtspServer.RTSPMediaFactory()
+        factory.set_launch(client_media_launch(self.video))
+        factory.set_shared(False)
+        factory.connect("media-configure", self._on_media_configure)
+        server.get_mount_points().add_factory(self.cfg.path, factory)
+        server.connect("client-connected", self._on_client_connected)
+        self._attach_id = server.attach(None)
+        if not self._attach_id:
+            raise PortInUseError(f"cannot listen on {self.cfg.bind}:{self.cfg.port}: "
+                                 f"choose another --port")
+        # One long-lived timer, created once: removes sessions whose clients vanished
+        # (GSTREAMER_NOTES 10). Never one per client or per frame (GSTREAMER_NOTES 1).
+        self._cleanup_id = GLib.timeout_add_seconds(CLEANUP_INTERVAL_S, self._on_cleanup_timer)
+        self._server, self._factory = server, factory
+        self.encoder.add_consumer(self)
+        log.info("RTSP server listening at %s", self.cfg.url())
+
+    def stop(self) -> None:
+        """Stop accepting, close every client and session, forget every feed."""
+        self.encoder.remove_consumer(self)
+        server = self._server
+        if server is None:
+            return
+        for source_id in (self._cleanup_id, self._attach_id):
+            if source_id:
+                GLib.source_remove(source_id)
+        self._cleanup_id = self._attach_id = 0
+        server.client_filter(_remove_all)
+        server.get_session_pool().filter(_remove_all)
+        server.get_mount_points().remove_factory(self.cfg.path)
+        with self._lock:
+            self._feeds.clear()
+            self._feed_list = ()
+        self._server = self._factory = None
+
+    # -- figures -----------------------------------------------------------------------------
+    @property
+    def clients(self) -> int:
+        """RTSP connections open now."""
+        return self.clients_connected - self.clients_closed
+
+    @property
+    def sessions(self) -> int:
+        server = self._server
+        return server.get_session_pool().get_n_sessions() if server is not None else 0
+
+    @property
+    def live_feeds(self) -> int:
+        return sum(1 for f in self._feed_list if f.state == LIVE)
+
+    @property
+    def feeds(self) -> int:
+        return len(self._feed_list)
+
+    @property
+    def wants_frames(self) -> bool:
+        return any(f.state != PRIMED for f in self._feed_list)
+
+    # -- encoder output (encoder streaming thread) -------------------------------------------
+    def deliver(self, buffer: Any, is_key: bool) -> None:
+        for feed in self._feed_list:
+            state = feed.state
+            if state == PRIMED or (not is_key and state != LIVE):
+                continue
+            appsrc = feed.appsrc
+            if appsrc.get_property("current-level-bytes") >= self._queue_bytes:
+                feed.dropped += 1  # the client's queue is full: appsrc drops the oldest
+                self.dropped += 1
+            out = buffer.copy()  # shallow: shares the encoded memory
+            out.pts = Gst.CLOCK_TIME_NONE  # do-timestamp stamps it in this media's time
+            out.dts = Gst.CLOCK_TIME_NONE
+            ret = appsrc.push_buffer(out)
+            if ret != Gst.FlowReturn.OK:
+                # FLUSHING/EOS: this client's media is being torn down - detach, not an error.
+                self._drop_feed(feed.key)
+                continue
+            feed.pushed += 1
+            if state == PRIMING:
+                feed.state = PRIMED
+            elif state == WAIT_KEY:
+                feed.state = LIVE
+
+    # -- gst-rtsp-server signals (GLib thread) -----------------------------------------------
+    def _on_media_configure(self, _factory: Any, media: Any) -> None:
+        element = media.get_element()
+        key = element.get_name()
+        feed = ClientFeed(key, element.get_by_name("src"))
+        media.connect("unprepared", self._on_media_unprepared)
+        with self._lock:
+            self._feeds[key] = feed
+            self._feed_list = tuple(self._feeds.values())
+        self.medias_configured += 1
+        self._request_keyframe()
+
+    def _on_media_unprepared(self, media: Any) -> None:
+        self.medias_released += 1
+        self._drop_feed(media.get_element().get_name())
+
+    def _drop_feed(self, key: str) -> None:
+        with self._lock:
+            if self._feeds.pop(key, None) is not None:
+                self._feed_list = tuple(self._feeds.values())
+
+    def _on_client_connected(self, _server: Any, client: Any) -> None:
+        self.clients_connected += 1
+        # A frozen TCP client keeps its socket unless this is set (GSTREAMER_NOTES 11).
+        client.set_property("post-session-timeout", self.cfg.post_session_timeout_s)
+        client.connect("closed", self._on_client_closed)
+        client.connect("new-session", self._on_new_session)
+        client.connect("pre-play-request", self._on_pre_play_request)
+
+    def _on_client_closed(self, _client: Any) -> None:
+        self.clients_closed += 1
+
+    def _on_new_session(self, _client: Any, session: Any) -> None:
+        self.sessions_created += 1
+        session.set_timeout(self.cfg.session_timeout_s)
+
+    def _on_pre_play_request(self, _client: Any, ctx: Any) -> Any:
+        media = ctx.media
+        if media is not None:
+            feed = self._feeds.get(media.get_element().get_name())
+            if feed is not None:
+                feed.state = WAIT_KEY
+                self._request_keyframe()
+        return GstRtsp.RTSPStatusCode.OK
+
+    def _request_keyframe(self) -> None:
+        self.keyframe_requests += 1
+        self.encoder.request_keyframe()
+
+    def _on_cleanup_timer(self) -> bool:
+        server = self._server
+        if server is not None:
+            server.get_session_pool().cleanup()
+        return True
+
+
+def _remove_all(*_args: Any) -> Any:
+    return GstRtspServer.RTSPFilterResult.REMOVE
+

@@ -1,0 +1,68 @@
+"""GStreamer start-up: `Gst.init`, element checks, and the one GLib main-loop thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Iterable, Optional
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstApp", "1.0")
+gi.require_version("GstRtsp", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+gi.require_version("GstVideo", "1.0")
+from gi.repository import GLib, Gst, GstApp, GstRtsp, GstRtspServer, GstVideo  # noqa: E402
+
+from ..errors import MissingElementError  # noqa: E402
+from .launch import ELEMENT_PACKAGES  # noqa: E402
+
+__all__ = ["GLib", "Gst", "GstApp", "GstRtsp", "GstRtspServer", "GstVideo", "init",
+           "require_elements", "MainLoopThread"]
+
+log = logging.getLogger(__name__)
+_init_lock = threading.Lock()
+
+
+def init() -> None:
+    with _init_lock:
+        if not Gst.is_initialized():
+            Gst.init(None)
+
+
+def require_elements(names: Iterable[str]) -> None:
+    """Raise `MissingElementError` for the first element that is not installed."""
+    init()
+    for name in names:
+        if Gst.ElementFactory.find(name) is None:
+            raise MissingElementError(name, ELEMENT_PACKAGES.get(name, "gstreamer1.0-plugins-*"))
+
+
+class MainLoopThread:
+    """Runs the default GLib main context in one named thread. Everything attached to the
+    default context (RTSP server, bus watches, the one cleanup timer) is dispatched here."""
+
+    def __init__(self) -> None:
+        self.loop = GLib.MainLoop()
+        self._thread: Optional[threading.Thread] = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.loop.run, name="glib-main", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        if self._thread is None:
+            return
+        self.loop.quit()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("GLib main loop did not stop within %.1f s", timeout)
+        self._thread = None
+
+
+def bus_error(message: Any) -> tuple[str, str, Optional[str]]:
+    """(element name, message, debug) of a bus ERROR message."""
+    err, debug = message.parse_error()
+    src = message.src.get_name() if message.src is not None else "pipeline"
+    return src, err.message, debug
