@@ -49,10 +49,15 @@ def client_queue_bytes(video: VideoConfig) -> int:
 
 
 def client_media_launch(video: VideoConfig) -> str:
-    """The light per-client media: already-encoded access units in, RTP out. No encoder here."""
+    """The light per-client media: already-encoded access units in, RTP out. No encoder here.
+
+    SPS/PPS travel in-band before every IDR (h264parse config-interval=-1 in the encoder);
+    the payloader must not insert them again (config-interval=0): the doubled parameter sets
+    it adds after the AUD make ffmpeg's decoder corrupt every P-frame.
+    """
     return (
         f"( appsrc name=src is-live=true format=time do-timestamp=true block=false "
         f"max-buffers=0 max-bytes={client_queue_bytes(video)} leaky-type=downstream "
         f"caps={H264_CAPS} "
-        f"! rtph264pay name=pay0 pt=96 config-interval=-1 aggregate-mode=zero-latency )"
+        f"! rtph264pay name=pay0 pt=96 config-interval=0 aggregate-mode=zero-latency )"
     )

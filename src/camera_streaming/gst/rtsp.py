@@ -20,7 +20,8 @@ import errno
 import logging
 import socket
 import threading
-from typing import Any
+import time
+from typing import Any, Optional
 
 from ..config import RtspConfig, VideoConfig
 from ..errors import PortInUseError
@@ -32,6 +33,17 @@ log = logging.getLogger(__name__)
 
 PRIMING, PRIMED, WAIT_KEY, LIVE = "priming", "primed", "wait-key", "live"
 CLEANUP_INTERVAL_S = 2
+
+
+class ClientState:
+    """What the server remembers of one RTSP connection (GLib thread only)."""
+
+    __slots__ = ("connected_at", "had_session", "idle_since")
+
+    def __init__(self, connected_at: float) -> None:
+        self.connected_at = connected_at
+        self.had_session = False
+        self.idle_since: Optional[float] = None
 
 
 class ClientFeed:
@@ -75,11 +87,13 @@ class RtspServer:
         self._lock = threading.Lock()
         self._feeds: dict[str, ClientFeed] = {}
         self._feed_list: tuple[ClientFeed, ...] = ()
+        self._clients: dict[Any, ClientState] = {}
         self._server: Any = None
         self._factory: Any = None
         self._attach_id = 0
         self._cleanup_id = 0
         self._queue_bytes = client_queue_bytes(video)
+        self._clock = Gst.SystemClock.obtain()  # the clock every media pipeline runs on
         self.clients_connected = 0
         self.clients_closed = 0
         self.sessions_created = 0
@@ -87,6 +101,7 @@ class RtspServer:
         self.medias_released = 0
         self.dropped = 0  # access units dropped because a client's queue was full
         self.keyframe_requests = 0
+        self.idle_closed = 0  # connections closed because they had no session for too long
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -125,19 +140,23 @@ class RtspServer:
             if source_id:
                 GLib.source_remove(source_id)
         self._cleanup_id = self._attach_id = 0
-        server.client_filter(_remove_all)
+        # Sessions first: removing a session re-arms its client's control timer, and a client
+        # finalized with that timer armed aborts (rtsp-client.c gst_rtsp_client_finalize);
+        # closing the client afterwards disarms it.
         server.get_session_pool().filter(_remove_all)
+        server.client_filter(_remove_all)
         server.get_mount_points().remove_factory(self.cfg.path)
         with self._lock:
             self._feeds.clear()
             self._feed_list = ()
+            self._clients.clear()
         self._server = self._factory = None
 
     # -- figures -----------------------------------------------------------------------------
     @property
     def clients(self) -> int:
         """RTSP connections open now."""
-        return self.clients_connected - self.clients_closed
+        return len(self._clients)
 
     @property
     def sessions(self) -> int:
@@ -158,6 +177,7 @@ class RtspServer:
 
     # -- encoder output (encoder streaming thread) -------------------------------------------
     def deliver(self, buffer: Any, is_key: bool) -> None:
+        now = self._clock.get_time()
         for feed in self._feed_list:
             state = feed.state
             if state == PRIMED or (not is_key and state != LIVE):
@@ -167,8 +187,11 @@ class RtspServer:
                 feed.dropped += 1  # the client's queue is full: appsrc drops the oldest
                 self.dropped += 1
             out = buffer.copy()  # shallow: shares the encoded memory
-            out.pts = Gst.CLOCK_TIME_NONE  # do-timestamp stamps it in this media's time
-            out.dts = Gst.CLOCK_TIME_NONE
+            # Rebase to this media's running time. Before its pipeline runs (base time 0)
+            # appsrc's do-timestamp stamps the priming keyframe when it is dequeued; it
+            # cannot be left to do that for deltas (it stamps only keyframes' PTS).
+            base = appsrc.get_base_time()
+            out.pts = out.dts = now - base if base and now > base else Gst.CLOCK_TIME_NONE
             ret = appsrc.push_buffer(out)
             if ret != Gst.FlowReturn.OK:
                 # FLUSHING/EOS: this client's media is being torn down - detach, not an error.
@@ -203,18 +226,26 @@ class RtspServer:
 
     def _on_client_connected(self, _server: Any, client: Any) -> None:
         self.clients_connected += 1
-        # A frozen TCP client keeps its socket unless this is set (GSTREAMER_NOTES 11).
-        client.set_property("post-session-timeout", self.cfg.post_session_timeout_s)
+        # The client is held here until it closes, so the timer can close idle ones. (Not
+        # `post-session-timeout`: on 1.22.0 it re-arms a timer on a client whose connection
+        # is gone, and finalizing that client aborts the process - measured here.)
+        with self._lock:
+            self._clients[client] = ClientState(time.monotonic())
         client.connect("closed", self._on_client_closed)
         client.connect("new-session", self._on_new_session)
         client.connect("pre-play-request", self._on_pre_play_request)
 
-    def _on_client_closed(self, _client: Any) -> None:
+    def _on_client_closed(self, client: Any) -> None:
         self.clients_closed += 1
+        with self._lock:
+            self._clients.pop(client, None)
 
-    def _on_new_session(self, _client: Any, session: Any) -> None:
+    def _on_new_session(self, client: Any, session: Any) -> None:
         self.sessions_created += 1
         session.set_timeout(self.cfg.session_timeout_s)
+        state = self._clients.get(client)
+        if state is not None:
+            state.had_session = True
 
     def _on_pre_play_request(self, _client: Any, ctx: Any) -> Any:
         media = ctx.media
@@ -233,7 +264,26 @@ class RtspServer:
         server = self._server
         if server is not None:
             server.get_session_pool().cleanup()
+            self._close_idle_clients(time.monotonic())
         return True
+
+    def _close_idle_clients(self, now: float) -> None:
+        """Close connections that have had no session for a while: a client whose session
+        expired (it froze or vanished) after `post_session_timeout_s`, one that never set up
+        a session after `session_timeout_s` (GSTREAMER_NOTES 11)."""
+        with self._lock:
+            clients = list(self._clients.items())
+        for client, state in clients:
+            if client.session_filter(None):
+                state.idle_since = None
+                continue
+            if state.idle_since is None:
+                state.idle_since = state.connected_at if not state.had_session else now
+            limit = (self.cfg.post_session_timeout_s if state.had_session
+                     else self.cfg.session_timeout_s)
+            if now - state.idle_since >= limit:
+                self.idle_closed += 1
+                client.close()
 
 
 def _remove_all(*_args: Any) -> Any:

@@ -63,6 +63,7 @@ class TestPatternSource(FrameSource):
     """A moving pattern (colour gradient, a sweeping bar, a bouncing disc, the frame number)
     drawn into one reused buffer."""
 
+    __test__ = False  # not a pytest class
     name = "test"
     paced = False
 

@@ -1,0 +1,160 @@
+"""Client churn: many clients connecting, playing, resetting and tearing down concurrently.
+
+Stock gst-rtsp-server 1.22.0 aborts under this with a shared media (GSTREAMER_NOTES 17); our
+media-per-client design must survive it, keep a healthy client at full rate, and give back
+every session, fd and thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Callable
+
+import psutil
+import pytest
+
+from camera_streaming.testing.rtsp_probe import RtspProbe, RtspProbeError
+from fakes import decode_frames, make_config, running
+
+pytestmark = pytest.mark.integration
+
+
+def _udp_pair() -> tuple[socket.socket, socket.socket, int]:
+    for _ in range(50):
+        a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        a.bind(("127.0.0.1", 0))
+        port = a.getsockname()[1]
+        if port % 2:
+            a.close()
+            continue
+        b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            b.bind(("127.0.0.1", port + 1))
+        except OSError:
+            a.close()
+            b.close()
+            continue
+        return a, b, port
+    raise RuntimeError("no UDP port pair")
+
+
+def one_session(url: str, mode: int) -> None:
+    """One client life. mode 0: TCP + TEARDOWN; 1: TCP, reset without TEARDOWN; 2: UDP +
+    TEARDOWN; 3: UDP, vanish without TEARDOWN; 4: DESCRIBE only; 5: SETUP, never PLAY."""
+    with RtspProbe(url, timeout=5) as c:
+        sdp = c.describe().body
+        if mode == 4:
+            return
+        ctl = c.control_url(sdp)
+        if mode in (2, 3):
+            a, b, port = _udp_pair()
+            try:
+                c.setup_udp(ctl, port)
+                c.request("PLAY", headers={"Range": "npt=0.000-"})
+                a.settimeout(2)
+                a.recv(2048)  # one RTP packet arrives
+                if mode == 2:
+                    c.teardown()
+            finally:
+                a.close()
+                b.close()
+            if mode == 3:
+                c.reset()
+            return
+        c.setup_tcp(ctl)
+        if mode == 5:
+            c.reset()
+            return
+        r = c.play_until_idr(timeout=3)
+        assert r.first_idr is not None
+        if mode == 0:
+            c.teardown()
+        else:
+            c.reset()
+
+
+def churn(url: str, sessions: int, workers: int, errors: list) -> None:
+    counter = iter(range(sessions))
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            try:
+                one_session(url, i % 6)
+            except (OSError, RtspProbeError, AssertionError) as exc:
+                errors.append((i, repr(exc)))
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+
+
+def wait_for(cond: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.2)
+    return cond()
+
+
+def test_concurrent_churn_keeps_healthy_client_and_frees_everything(port: int) -> None:
+    proc = psutil.Process()
+    cfg = make_config(port, 320, 240, 30, session_timeout_s=3, post_session_timeout_s=1)
+    with running(cfg) as s:
+        url = s.config.rtsp.url()
+        one_session(url, 0)  # warm-up: first media, thread pools
+        assert wait_for(lambda: s.rtsp.sessions == 0 and s.rtsp.clients == 0, 10)
+        fds0, threads0 = proc.num_fds(), proc.num_threads()
+
+        healthy: dict = {}
+        watcher = threading.Thread(
+            target=lambda: healthy.update(frames=decode_frames(url, 10.0, 320, 240)))
+        watcher.start()
+        time.sleep(1.0)
+        errors: list = []
+        churn(url, 120, 4, errors)
+        watcher.join(60)
+
+        assert not errors, errors[:5]
+        frames = healthy["frames"]
+        codes = [c for _, c in frames if c is not None]
+        span = (codes[-1][1] - codes[0][1]) / 1000
+        assert (len(codes) - 1) / span >= 27, "healthy client lost its frame rate"
+
+        # Vanished clients: sessions time out (3 s), connections close after 1 s more.
+        assert wait_for(lambda: s.rtsp.sessions == 0 and s.rtsp.clients == 0
+                        and s.rtsp.feeds == 0, 20), (s.rtsp.sessions, s.rtsp.clients)
+        assert s.rtsp.medias_configured == s.rtsp.medias_released
+        assert s.rtsp.clients_connected == s.rtsp.clients_closed
+        assert wait_for(lambda: proc.num_fds() <= fds0, 10), (proc.num_fds(), fds0)
+        assert wait_for(lambda: proc.num_threads() <= threads0 + 2, 20), (
+            proc.num_threads(), threads0)
+        # Nobody watching: the encoder idles.
+        encoded = s.encoder.frames_out  # type: ignore[union-attr]
+        time.sleep(0.5)
+        assert s.encoder.frames_out == encoded  # type: ignore[union-attr]
+
+
+def test_fifty_connect_disconnect_cycles_leave_nothing_behind(port: int) -> None:
+    proc = psutil.Process()
+    cfg = make_config(port, 320, 240, 30, session_timeout_s=2, post_session_timeout_s=1)
+    with running(cfg) as s:
+        url = s.config.rtsp.url()
+        one_session(url, 0)
+        assert wait_for(lambda: s.rtsp.sessions == 0 and s.rtsp.clients == 0, 10)
+        fds0, threads0 = proc.num_fds(), proc.num_threads()
+        for i in range(50):
+            one_session(url, (0, 1, 2, 3)[i % 4])
+        assert wait_for(lambda: s.rtsp.sessions == 0 and s.rtsp.clients == 0
+                        and s.rtsp.feeds == 0, 15), (s.rtsp.sessions, s.rtsp.clients)
+        assert wait_for(lambda: proc.num_fds() == fds0, 10), (proc.num_fds(), fds0)
+        assert wait_for(lambda: proc.num_threads() <= threads0 + 1, 20), (
+            proc.num_threads(), threads0)
