@@ -9,7 +9,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from typing import Optional
 
 import numpy as np
 
@@ -48,15 +47,16 @@ class SwitchableSource(FrameSource):
         self.opens += 1
         self.inner.open()
 
-    def read(self) -> Optional[np.ndarray]:
+    def read(self) -> np.ndarray | None:
         return None if self.broken.is_set() else self.inner.read()
 
     def close(self) -> None:
         self.inner.close()
 
 
-def make_config(port: int, width: int = 320, height: int = 240, fps: int = 30,
-                **rtsp: object) -> Config:
+def make_config(
+    port: int, width: int = 320, height: int = 240, fps: int = 30, **rtsp: object
+) -> Config:
     return Config(
         video=VideoConfig(width=width, height=height, fps=fps, bitrate_kbps=1000),
         rtsp=RtspConfig(port=port, bind="127.0.0.1", **rtsp),  # type: ignore[arg-type]
@@ -77,28 +77,63 @@ def running(config: Config, **kwargs: object) -> Iterator[Streamer]:
 
 def ffprobe_stream(url: str, transport: str = "tcp", timeout: float = 15) -> dict:
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-rtsp_transport", transport, "-select_streams", "v:0",
-         "-show_streams", "-of", "json", url],
-        capture_output=True, text=True, timeout=timeout, check=True)
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-rtsp_transport",
+            transport,
+            "-select_streams",
+            "v:0",
+            "-show_streams",
+            "-of",
+            "json",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
     streams = json.loads(out.stdout)["streams"]
     assert streams, out.stderr
     return dict(streams[0])
 
 
-def decode_frames(url: str, seconds: float, width: int, height: int,
-                  transport: str = "tcp") -> list[tuple[float, Optional[tuple[int, int]]]]:
+def decode_frames(
+    url: str, seconds: float, width: int, height: int, transport: str = "tcp"
+) -> list[tuple[float, tuple[int, int] | None]]:
     """Decode `seconds` of the stream with ffmpeg; return (arrival time, code) per frame."""
     proc = subprocess.Popen(
-        ["ffmpeg", "-v", "error", "-rtsp_transport", transport, "-fflags", "nobuffer",
-         "-flags", "low_delay", "-i", url, "-t", str(seconds + 2), "-f", "rawvideo",
-         "-pix_fmt", "gray", "-"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-rtsp_transport",
+            transport,
+            "-fflags",
+            "nobuffer",
+            "-flags",
+            "low_delay",
+            "-i",
+            url,
+            "-t",
+            str(seconds + 2),
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "gray",
+            "-",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     size = width * height
-    frames: list[tuple[float, Optional[tuple[int, int]]]] = []
+    frames: list[tuple[float, tuple[int, int] | None]] = []
     deadline = time.monotonic() + seconds + 15
     assert proc.stdout is not None
     try:
-        start: Optional[float] = None
+        start: float | None = None
         while time.monotonic() < deadline:
             data = proc.stdout.read(size)
             if len(data) < size:

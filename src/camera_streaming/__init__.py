@@ -18,8 +18,17 @@ from .errors import (
 
 __version__ = "0.1.0"
 __all__ = [
-    "RtspStreamer", "Config", "RtspConfig", "SourceSpec", "VideoConfig", "CameraStreamingError",
-    "ConfigError", "MissingElementError", "PipelineError", "PortInUseError", "SourceError",
+    "RtspStreamer",
+    "Config",
+    "RtspConfig",
+    "SourceSpec",
+    "VideoConfig",
+    "CameraStreamingError",
+    "ConfigError",
+    "MissingElementError",
+    "PipelineError",
+    "PortInUseError",
+    "SourceError",
     "__version__",
 ]
 

@@ -1,13 +1,11 @@
 """The Python API: stream your own NumPy frames over RTSP.
 
-    with RtspStreamer(width=1280, height=720, fps=30) as streamer:
-        while streamer.is_running:
-            streamer.push_frame(frame)      # BGR uint8; other sizes are resized
+with RtspStreamer(width=1280, height=720, fps=30) as streamer:
+    while streamer.is_running:
+        streamer.push_frame(frame)      # BGR uint8; other sizes are resized
 """
 
 from __future__ import annotations
-
-from typing import Optional
 
 import numpy as np
 
@@ -21,21 +19,35 @@ class RtspStreamer:
     """Mirrors the seed's C++ `RtspStreamer`: `start()`, `stop()`, `push_frame()`,
     `is_running`, `has_client`, `url`; also a context manager."""
 
-    def __init__(self, width: int = 1280, height: int = 720, fps: int = 25,
-                 bitrate_kbps: int = 2000, port: int = 8554, path: str = "/stream",
-                 bind: str = "0.0.0.0", keyframe_interval_s: float = 1.0,
-                 max_clients: int = 0, hook: Optional[FrameHook] = None,
-                 stats_interval_s: float = 0) -> None:
+    def __init__(
+        self,
+        width: int = 1280,
+        height: int = 720,
+        fps: int = 25,
+        bitrate_kbps: int = 2000,
+        port: int = 8554,
+        path: str = "/stream",
+        bind: str = "0.0.0.0",
+        keyframe_interval_s: float = 1.0,
+        max_clients: int = 0,
+        hook: FrameHook | None = None,
+        stats_interval_s: float = 0,
+    ) -> None:
         self.config = Config(
-            video=VideoConfig(width=width, height=height, fps=fps, bitrate_kbps=bitrate_kbps,
-                              keyframe_interval_s=keyframe_interval_s),
+            video=VideoConfig(
+                width=width,
+                height=height,
+                fps=fps,
+                bitrate_kbps=bitrate_kbps,
+                keyframe_interval_s=keyframe_interval_s,
+            ),
             rtsp=RtspConfig(port=port, path=path, bind=bind, max_clients=max_clients),
             source=SourceSpec("api"),
             stats_interval_s=stats_interval_s or 1.0,
         )
         self._hook = hook
         self._log_stats = bool(stats_interval_s)
-        self._streamer: Optional[Streamer] = None
+        self._streamer: Streamer | None = None
 
     def start(self) -> None:
         """Start the RTSP server; raises `CameraStreamingError` (e.g. port busy)."""
@@ -69,7 +81,7 @@ class RtspStreamer:
     def url(self) -> str:
         return self.config.rtsp.url()
 
-    def stats(self) -> Optional[Snapshot]:
+    def stats(self) -> Snapshot | None:
         return self._streamer.snapshot() if self._streamer is not None else None
 
     def __enter__(self) -> RtspStreamer:

@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import sys
-from typing import Any, NoReturn, Optional
+from typing import Any, NoReturn
 
 from . import __version__
 from .config import Config, RtspConfig, SourceSpec, VideoConfig, validate
@@ -25,33 +25,70 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Camera, file or test pattern -> one H.264 encode -> "
-                "RTSP to many clients, with flat memory.")
+    p = _Parser(
+        prog=PROG,
+        description="Camera, file or test pattern -> one H.264 encode -> "
+        "RTSP to many clients, with flat memory.",
+    )
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    p.add_argument("--rtsp", action="store_true",
-                   help="serve RTSP (the default output; kept for the seed's command line)")
+    p.add_argument(
+        "--rtsp",
+        action="store_true",
+        help="serve RTSP (the default output; kept for the seed's command line)",
+    )
     p.add_argument("--width", type=int, default=1280, help="frame width (default 1280)")
     p.add_argument("--height", type=int, default=720, help="frame height (default 720)")
     p.add_argument("--fps", type=int, default=25, help="frames per second (default 25)")
     p.add_argument("--bitrate", type=int, default=2000, help="H.264 bitrate in kbps (2000)")
-    p.add_argument("--keyframe-interval", type=float, default=1.0, metavar="SECONDS",
-                   help="seconds between keyframes (default 1)")
-    p.add_argument("--source", default="auto", metavar="SPEC",
-                   help="auto | test | v4l2:/dev/videoN | file:PATH (default auto: the first "
-                        "camera that opens, else the test pattern)")
+    p.add_argument(
+        "--keyframe-interval",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds between keyframes (default 1)",
+    )
+    p.add_argument(
+        "--source",
+        default="auto",
+        metavar="SPEC",
+        help="auto | test | v4l2:/dev/videoN | file:PATH (default auto: the first "
+        "camera that opens, else the test pattern)",
+    )
     p.add_argument("--no-loop", action="store_true", help="do not loop a file source")
     p.add_argument("--port", type=int, default=8554, help="RTSP port (default 8554)")
     p.add_argument("--path", default="/stream", help="RTSP mount path (default /stream)")
-    p.add_argument("--bind", default="0.0.0.0", metavar="ADDRESS",
-                   help="address to listen on (default 0.0.0.0)")
-    p.add_argument("--max-clients", type=int, default=0, metavar="N",
-                   help="refuse RTSP sessions beyond N with 503 (default 0: unlimited)")
-    p.add_argument("--session-timeout", type=int, default=30, metavar="SECONDS",
-                   help="drop sessions of clients silent this long (default 30)")
-    p.add_argument("--hook", metavar="MODULE:FUNCTION",
-                   help="call FUNCTION(frame) on every streamed BGR frame; it may draw in place")
-    p.add_argument("--stats-interval", type=float, default=1.0, metavar="SECONDS",
-                   help="seconds between stats lines (default 1)")
+    p.add_argument(
+        "--bind",
+        default="0.0.0.0",
+        metavar="ADDRESS",
+        help="address to listen on (default 0.0.0.0)",
+    )
+    p.add_argument(
+        "--max-clients",
+        type=int,
+        default=0,
+        metavar="N",
+        help="refuse RTSP sessions beyond N with 503 (default 0: unlimited)",
+    )
+    p.add_argument(
+        "--session-timeout",
+        type=int,
+        default=30,
+        metavar="SECONDS",
+        help="drop sessions of clients silent this long (default 30)",
+    )
+    p.add_argument(
+        "--hook",
+        metavar="MODULE:FUNCTION",
+        help="call FUNCTION(frame) on every streamed BGR frame; it may draw in place",
+    )
+    p.add_argument(
+        "--stats-interval",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds between stats lines (default 1)",
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return p
 
@@ -61,10 +98,20 @@ def config_from_args(args: argparse.Namespace) -> Config:
     if args.no_loop:
         source = SourceSpec(source.kind, source.location, loop=False)
     config = Config(
-        video=VideoConfig(width=args.width, height=args.height, fps=args.fps,
-                          bitrate_kbps=args.bitrate, keyframe_interval_s=args.keyframe_interval),
-        rtsp=RtspConfig(port=args.port, path=args.path, bind=args.bind,
-                        max_clients=args.max_clients, session_timeout_s=args.session_timeout),
+        video=VideoConfig(
+            width=args.width,
+            height=args.height,
+            fps=args.fps,
+            bitrate_kbps=args.bitrate,
+            keyframe_interval_s=args.keyframe_interval,
+        ),
+        rtsp=RtspConfig(
+            port=args.port,
+            path=args.path,
+            bind=args.bind,
+            max_clients=args.max_clients,
+            session_timeout_s=args.session_timeout,
+        ),
         source=source,
         hook=args.hook,
         stats_interval_s=args.stats_interval,
@@ -103,10 +150,12 @@ class _Signals:
         self.streamer.request_stop()
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=getattr(logging, args.log_level.upper()),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         config = config_from_args(args)
         from .service import Streamer

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field, replace
-from typing import Optional
 
 from .errors import ConfigError
 
@@ -71,7 +70,7 @@ class RtspConfig:
     session_timeout_s: int = 30
     post_session_timeout_s: int = 5
 
-    def url(self, host: Optional[str] = None) -> str:
+    def url(self, host: str | None = None) -> str:
         shown = host or ("127.0.0.1" if self.bind in ("0.0.0.0", "::") else self.bind)
         if ":" in shown:
             shown = f"[{shown}]"
@@ -83,7 +82,7 @@ class Config:
     video: VideoConfig = field(default_factory=VideoConfig)
     rtsp: RtspConfig = field(default_factory=RtspConfig)
     source: SourceSpec = field(default_factory=SourceSpec)
-    hook: Optional[str] = None  # "module:function"
+    hook: str | None = None  # "module:function"
     stats_interval_s: float = 1.0
 
     def with_video(self, **changes: object) -> Config:
@@ -103,26 +102,31 @@ def validate(config: Config) -> Config:
     _check_int("width", v.width, 16, MAX_SIDE)
     _check_int("height", v.height, 16, MAX_SIDE)
     if v.width % 2 or v.height % 2:
-        raise ConfigError("width" if v.width % 2 else "height",
-                          f"must be even for I420 (got {v.width}x{v.height})")
+        raise ConfigError(
+            "width" if v.width % 2 else "height",
+            f"must be even for I420 (got {v.width}x{v.height})",
+        )
     _check_int("fps", v.fps, 1, MAX_FPS)
     _check_int("bitrate", v.bitrate_kbps, 16, 200_000)
     if not 0.1 <= float(v.keyframe_interval_s) <= 60:
-        raise ConfigError("keyframe-interval",
-                          f"must be between 0.1 and 60 seconds, got {v.keyframe_interval_s}")
+        raise ConfigError(
+            "keyframe-interval", f"must be between 0.1 and 60 seconds, got {v.keyframe_interval_s}"
+        )
     _check_int("port", r.port, 1, 65535)
     if not r.path.startswith("/") or len(r.path) < 2 or any(c in r.path for c in " ?#\\"):
         raise ConfigError("path", f"must look like /stream, got {r.path!r}")
     try:
         ipaddress.ip_address(r.bind)
     except ValueError:
-        raise ConfigError("bind", f"must be an IP address like 0.0.0.0 or 127.0.0.1, "
-                                  f"got {r.bind!r}") from None
+        raise ConfigError(
+            "bind", f"must be an IP address like 0.0.0.0 or 127.0.0.1, got {r.bind!r}"
+        ) from None
     _check_int("max-clients", r.max_clients, 0, 10_000)
     _check_int("session-timeout", r.session_timeout_s, 1, 3600)
     if not 0.1 <= float(config.stats_interval_s) <= 3600:
-        raise ConfigError("stats-interval",
-                          f"must be between 0.1 and 3600 seconds, got {config.stats_interval_s}")
+        raise ConfigError(
+            "stats-interval", f"must be between 0.1 and 3600 seconds, got {config.stats_interval_s}"
+        )
     if config.hook is not None:
         mod, sep, fn = config.hook.partition(":")
         if not sep or not mod or not fn:

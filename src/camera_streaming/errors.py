@@ -3,8 +3,6 @@ and exit code 2; everything else is a bug and keeps its traceback."""
 
 from __future__ import annotations
 
-from typing import Optional
-
 
 class CameraStreamingError(Exception):
     """Base class: a problem the user can fix. `str()` names the problem and the fix."""
@@ -41,7 +39,7 @@ class MissingElementError(CameraStreamingError):
 class PipelineError(CameraStreamingError):
     """A GStreamer bus error, with the element that posted it and GStreamer's debug string."""
 
-    def __init__(self, element: str, message: str, debug: Optional[str] = None) -> None:
+    def __init__(self, element: str, message: str, debug: str | None = None) -> None:
         super().__init__(f"GStreamer error from {element}: {message}")
         self.element = element
         self.debug = debug

@@ -3,10 +3,9 @@ convert into a reused I420 buffer. Nothing here allocates per frame."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
-from typing import Callable, Optional
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -18,7 +17,7 @@ log = logging.getLogger(__name__)
 FrameHook = Callable[[np.ndarray], object]
 
 
-def resize_interpolation(src_w: int, src_h: int, dst_w: int, dst_h: int) -> Optional[int]:
+def resize_interpolation(src_w: int, src_h: int, dst_w: int, dst_h: int) -> int | None:
     """OpenCV interpolation for a resize, or None when the sizes match (no resize)."""
     if (src_w, src_h) == (dst_w, dst_h):
         return None
@@ -57,7 +56,7 @@ class FrameProcessor:
     streaming goes on with the frame as it is.
     """
 
-    def __init__(self, width: int, height: int, hook: Optional[FrameHook] = None) -> None:
+    def __init__(self, width: int, height: int, hook: FrameHook | None = None) -> None:
         self.width, self.height = width, height
         self.hook = hook
         self._bgr = np.empty((height, width, 3), np.uint8)
@@ -94,8 +93,9 @@ class FrameProcessor:
         elif frame.ndim == 3 and frame.shape[2] == 4:
             code = cv2.COLOR_BGRA2BGR
         else:
-            raise ValueError(f"frames must be HxWx3 BGR, HxWx4 BGRA or HxW gray, "
-                             f"got shape {frame.shape}")
+            raise ValueError(
+                f"frames must be HxWx3 BGR, HxWx4 BGRA or HxW gray, got shape {frame.shape}"
+            )
         h, w = frame.shape[:2]
         if (w, h) == (self.width, self.height):
             cv2.cvtColor(frame, code, dst=self._bgr)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Optional
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +20,11 @@ from .frames import FrameHook, FrameProcessor, load_hook
 from .sources import FrameSource, open_source
 from .stats import FpsMeter, Snapshot, allocator_in_use, rss_bytes, summary_line
 
+if TYPE_CHECKING:  # gi is imported only when a streamer starts
+    from .gst.encoder import H264Encoder
+    from .gst.rtsp import RtspServer
+    from .gst.runtime import MainLoopThread
+
 log = logging.getLogger(__name__)
 
 SOURCE_RETRY_S = (0.5, 1.0, 2.0, 5.0)
@@ -28,8 +33,13 @@ SOURCE_RETRY_S = (0.5, 1.0, 2.0, 5.0)
 class Streamer:
     """One running camera-streaming instance. Not reusable after `stop()`."""
 
-    def __init__(self, config: Config, hook: Optional[FrameHook] = None,
-                 source: Optional[FrameSource] = None, log_stats: bool = True) -> None:
+    def __init__(
+        self,
+        config: Config,
+        hook: FrameHook | None = None,
+        source: FrameSource | None = None,
+        log_stats: bool = True,
+    ) -> None:
         self.config = validate(config)
         self._log_stats = log_stats
         self._hook = hook
@@ -40,14 +50,14 @@ class Streamer:
         self._fps = FpsMeter()
         self._started_at = 0.0
         self._stopped = False
-        self.error: Optional[CameraStreamingError] = None
+        self.error: CameraStreamingError | None = None
         self.frames = 0  # frames offered by the source or the API
         self.idle_frames = 0  # frames not encoded because nobody was watching
         self.source_failures = 0
-        self.encoder = None  # type: ignore[var-annotated]
-        self.rtsp = None  # type: ignore[var-annotated]
-        self._mainloop = None  # type: ignore[var-annotated]
-        self.processor: Optional[FrameProcessor] = None
+        self.encoder: H264Encoder | None = None
+        self.rtsp: RtspServer | None = None
+        self._mainloop: MainLoopThread | None = None
+        self.processor: FrameProcessor | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -63,12 +73,12 @@ class Streamer:
         if self._source is None and cfg.source.kind != "api":
             self._source = open_source(cfg.source, cfg.video)
         try:
-            self.encoder = H264Encoder(cfg.video, on_error=self._on_pipeline_error)
-            self.encoder.start()
-            self.rtsp = RtspServer(cfg.rtsp, cfg.video, self.encoder)
-            self.rtsp.start()
-            self._mainloop = MainLoopThread()
-            self._mainloop.start()
+            encoder = self.encoder = H264Encoder(cfg.video, on_error=self._on_pipeline_error)
+            encoder.start()
+            rtsp = self.rtsp = RtspServer(cfg.rtsp, cfg.video, encoder)
+            rtsp.start()
+            mainloop = self._mainloop = MainLoopThread()
+            mainloop.start()
         except BaseException:
             self.stop()
             raise
@@ -77,8 +87,14 @@ class Streamer:
             self._spawn("capture", self._capture_loop)
         if self._log_stats:
             self._spawn("stats", self._stats_loop)
-        log.info("streaming %s at %dx%d@%d to %s", self.source_name, cfg.video.width,
-                 cfg.video.height, cfg.video.fps, cfg.rtsp.url())
+        log.info(
+            "streaming %s at %dx%d@%d to %s",
+            self.source_name,
+            cfg.video.width,
+            cfg.video.height,
+            cfg.video.fps,
+            cfg.rtsp.url(),
+        )
 
     def _spawn(self, name: str, target: object) -> None:
         t = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ import ctypes.util
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable
 
 import psutil
 
@@ -45,12 +45,24 @@ def average_fps(frames: int, seconds: float) -> float:
 
 
 class _Mallinfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in (
-        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
-        "fordblks", "keepcost")]
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
 
 
-def _load_libc() -> Optional[ctypes.CDLL]:
+def _load_libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
     if not name:
         return None
@@ -66,7 +78,7 @@ if _mallinfo2 is not None:
     _mallinfo2.restype = _Mallinfo2
 
 
-def allocator_in_use() -> Optional[int]:
+def allocator_in_use() -> int | None:
     """Bytes glibc malloc has handed out and not got back (`mallinfo2`), or None where the C
     library has no mallinfo2. RSS minus this is mostly free lists: fragmentation, not leaks."""
     if _mallinfo2 is None:
@@ -99,15 +111,17 @@ class Snapshot:
     clients: int
     sessions: int
     rss_bytes: int
-    heap_bytes: Optional[int]
+    heap_bytes: int | None
     encoded: int
     hook_errors: int = 0
 
     def line(self) -> str:
         heap = "" if self.heap_bytes is None else f" heap={self.heap_bytes / 1e6:.1f}MB"
-        return (f"frames={self.frames} fps={self.fps:.1f} uptime={format_uptime(self.uptime_s)} "
-                f"rss={self.rss_bytes / 1e6:.1f}MB{heap} dropped={self.dropped} "
-                f"clients={self.clients} sessions={self.sessions} encoded={self.encoded}")
+        return (
+            f"frames={self.frames} fps={self.fps:.1f} uptime={format_uptime(self.uptime_s)} "
+            f"rss={self.rss_bytes / 1e6:.1f}MB{heap} dropped={self.dropped} "
+            f"clients={self.clients} sessions={self.sessions} encoded={self.encoded}"
+        )
 
 
 def format_uptime(seconds: float) -> str:
@@ -116,5 +130,7 @@ def format_uptime(seconds: float) -> str:
 
 
 def summary_line(frames: int, seconds: float) -> str:
-    return (f"total frames={frames} run time={format_uptime(seconds)} "
-            f"average fps={average_fps(frames, seconds):.2f}")
+    return (
+        f"total frames={frames} run time={format_uptime(seconds)} "
+        f"average fps={average_fps(frames, seconds):.2f}"
+    )

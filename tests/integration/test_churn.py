@@ -116,7 +116,8 @@ def test_concurrent_churn_keeps_healthy_client_and_frees_everything(port: int) -
 
         healthy: dict = {}
         watcher = threading.Thread(
-            target=lambda: healthy.update(frames=decode_frames(url, 10.0, 320, 240)))
+            target=lambda: healthy.update(frames=decode_frames(url, 10.0, 320, 240))
+        )
         watcher.start()
         time.sleep(1.0)
         errors: list = []
@@ -130,13 +131,16 @@ def test_concurrent_churn_keeps_healthy_client_and_frees_everything(port: int) -
         assert (len(codes) - 1) / span >= 27, "healthy client lost its frame rate"
 
         # Vanished clients: sessions time out (3 s), connections close after 1 s more.
-        assert wait_for(lambda: s.rtsp.sessions == 0 and s.rtsp.clients == 0
-                        and s.rtsp.feeds == 0, 20), (s.rtsp.sessions, s.rtsp.clients)
+        assert wait_for(
+            lambda: s.rtsp.sessions == 0 and s.rtsp.clients == 0 and s.rtsp.feeds == 0, 20
+        ), (s.rtsp.sessions, s.rtsp.clients)
         assert s.rtsp.medias_configured == s.rtsp.medias_released
         assert s.rtsp.clients_connected == s.rtsp.clients_closed
         assert wait_for(lambda: proc.num_fds() <= fds0, 10), (proc.num_fds(), fds0)
         assert wait_for(lambda: proc.num_threads() <= threads0 + 2, 20), (
-            proc.num_threads(), threads0)
+            proc.num_threads(),
+            threads0,
+        )
         # Nobody watching: the encoder idles.
         encoded = s.encoder.frames_out  # type: ignore[union-attr]
         time.sleep(0.5)
@@ -153,8 +157,11 @@ def test_fifty_connect_disconnect_cycles_leave_nothing_behind(port: int) -> None
         fds0, threads0 = proc.num_fds(), proc.num_threads()
         for i in range(50):
             one_session(url, (0, 1, 2, 3)[i % 4])
-        assert wait_for(lambda: s.rtsp.sessions == 0 and s.rtsp.clients == 0
-                        and s.rtsp.feeds == 0, 15), (s.rtsp.sessions, s.rtsp.clients)
+        assert wait_for(
+            lambda: s.rtsp.sessions == 0 and s.rtsp.clients == 0 and s.rtsp.feeds == 0, 15
+        ), (s.rtsp.sessions, s.rtsp.clients)
         assert wait_for(lambda: proc.num_fds() == fds0, 10), (proc.num_fds(), fds0)
         assert wait_for(lambda: proc.num_threads() <= threads0 + 1, 20), (
-            proc.num_threads(), threads0)
+            proc.num_threads(),
+            threads0,
+        )

@@ -48,9 +48,24 @@ def test_gst_rtspsrc_plays(port: int) -> None:
     require_tool("gst-launch-1.0")
     with running(make_config(port)) as s:
         out = subprocess.run(
-            ["gst-launch-1.0", "-q", "rtspsrc", f"location={s.config.rtsp.url()}",
-             "protocols=tcp", "!", "rtph264depay", "!", "avdec_h264", "!", "fakesink",
-             "num-buffers=30"], capture_output=True, text=True, timeout=30)
+            [
+                "gst-launch-1.0",
+                "-q",
+                "rtspsrc",
+                f"location={s.config.rtsp.url()}",
+                "protocols=tcp",
+                "!",
+                "rtph264depay",
+                "!",
+                "avdec_h264",
+                "!",
+                "fakesink",
+                "num-buffers=30",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     assert out.returncode == 0, out.stderr
 
 
@@ -79,7 +94,14 @@ def test_three_concurrent_clients(port: int) -> None:
 
 
 def test_late_joiner_gets_an_idr_quickly(port: int) -> None:
-    with running(make_config(port, 640, 360, 30, )) as s:
+    with running(
+        make_config(
+            port,
+            640,
+            360,
+            30,
+        )
+    ) as s:
         url = s.config.rtsp.url()
         with RtspProbe(url) as first:
             first.setup_tcp(first.control_url(first.describe().body))

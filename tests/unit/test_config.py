@@ -43,8 +43,13 @@ def test_fps_240_is_allowed() -> None:
 
 @pytest.mark.parametrize(
     ("text", "kind", "location"),
-    [("auto", "auto", ""), ("test", "test", ""), ("v4l2:/dev/video2", "v4l2", "/dev/video2"),
-     ("file:/tmp/a b.mp4", "file", "/tmp/a b.mp4"), ("v4l2:0", "v4l2", "0")],
+    [
+        ("auto", "auto", ""),
+        ("test", "test", ""),
+        ("v4l2:/dev/video2", "v4l2", "/dev/video2"),
+        ("file:/tmp/a b.mp4", "file", "/tmp/a b.mp4"),
+        ("v4l2:0", "v4l2", "0"),
+    ],
 )
 def test_source_spec_parses(text: str, kind: str, location: str) -> None:
     spec = SourceSpec.parse(text)

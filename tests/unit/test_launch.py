@@ -11,8 +11,13 @@ def test_encoder_launch_forces_i420_and_the_seed_x264_settings() -> None:
     s = encoder_launch(VideoConfig(width=1920, height=1080, fps=30, bitrate_kbps=4000))
     assert "format=I420,width=1920,height=1080,framerate=30/1" in s
     x264 = s[s.index("x264enc") :]
-    for prop in ("tune=zerolatency", "speed-preset=superfast", "bitrate=4000",
-                 "key-int-max=30", "bframes=0"):
+    for prop in (
+        "tune=zerolatency",
+        "speed-preset=superfast",
+        "bitrate=4000",
+        "key-int-max=30",
+        "bframes=0",
+    ):
         assert prop in x264
     # I420 caps sit right before the encoder, or x264enc picks 4:4:4.
     assert s.index(raw_caps(VideoConfig(width=1920, height=1080, fps=30))) < s.index("x264enc")

@@ -28,11 +28,27 @@ def test_average_and_uptime() -> None:
 
 
 def test_stats_line_has_the_seed_fields() -> None:
-    s = Snapshot(uptime_s=61, frames=1500, fps=25.0, dropped=3, clients=2, sessions=2,
-                 rss_bytes=45_000_000, heap_bytes=20_000_000, encoded=1400)
+    s = Snapshot(
+        uptime_s=61,
+        frames=1500,
+        fps=25.0,
+        dropped=3,
+        clients=2,
+        sessions=2,
+        rss_bytes=45_000_000,
+        heap_bytes=20_000_000,
+        encoded=1400,
+    )
     line = s.line()
-    for part in ("frames=1500", "fps=25.0", "uptime=0:01:01", "rss=45.0MB", "dropped=3",
-                 "clients=2", "heap=20.0MB"):
+    for part in (
+        "frames=1500",
+        "fps=25.0",
+        "uptime=0:01:01",
+        "rss=45.0MB",
+        "dropped=3",
+        "clients=2",
+        "heap=20.0MB",
+    ):
         assert part in line
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -37,8 +37,9 @@ class H264Encoder:
     """Owns the encoder pipeline. `push_i420()` from any one thread; consumers are added and
     removed from any thread (the list is replaced, never mutated, so delivery takes no lock)."""
 
-    def __init__(self, video: VideoConfig,
-                 on_error: Optional[Callable[[PipelineError], None]] = None) -> None:
+    def __init__(
+        self, video: VideoConfig, on_error: Callable[[PipelineError], None] | None = None
+    ) -> None:
         self.video = video
         self.on_error = on_error
         self._consumers: tuple[EncodedConsumer, ...] = ()
@@ -67,7 +68,8 @@ class H264Encoder:
         self._appsrc = pipeline.get_by_name("src")
         self._appsink = pipeline.get_by_name("sink")
         self._handler_ids.append(
-            (self._appsink, self._appsink.connect("new-sample", self._on_new_sample)))
+            (self._appsink, self._appsink.connect("new-sample", self._on_new_sample))
+        )
         bus = pipeline.get_bus()
         bus.add_signal_watch()
         self._handler_ids.append((bus, bus.connect("message::error", self._on_bus_error)))
@@ -83,7 +85,8 @@ class H264Encoder:
         cfg = pool.get_config()
         caps = Gst.Caps.from_string(
             f"video/x-raw,format=I420,width={self.video.width},height={self.video.height},"
-            f"framerate={self.video.fps}/1")
+            f"framerate={self.video.fps}/1"
+        )
         Gst.BufferPool.config_set_params(cfg, caps, self.video.i420_size, 2, POOL_BUFFERS)
         pool.set_config(cfg)
         pool.set_active(True)

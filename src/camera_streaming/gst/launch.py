@@ -21,13 +21,17 @@ H264_CAPS = "video/x-h264,stream-format=byte-stream,alignment=au"
 
 def raw_caps(video: VideoConfig) -> str:
     """Caps of the frames we push: I420 forced, or x264enc negotiates 4:4:4 (GSTREAMER_NOTES)."""
-    return f"video/x-raw,format=I420,width={video.width},height={video.height},framerate={video.fps}/1"
+    return (
+        f"video/x-raw,format=I420,width={video.width},height={video.height},framerate={video.fps}/1"
+    )
 
 
 def x264_properties(video: VideoConfig) -> str:
     """The seed's x264 settings: zerolatency, superfast, no B-frames, CBR-ish bitrate in kbps."""
-    return (f"tune=zerolatency speed-preset=superfast bitrate={video.bitrate_kbps} "
-            f"key-int-max={video.keyframe_distance} bframes=0 byte-stream=true")
+    return (
+        f"tune=zerolatency speed-preset=superfast bitrate={video.bitrate_kbps} "
+        f"key-int-max={video.keyframe_distance} bframes=0 byte-stream=true"
+    )
 
 
 def encoder_launch(video: VideoConfig, input_queue: int = 2) -> str:

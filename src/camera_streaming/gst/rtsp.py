@@ -21,7 +21,7 @@ import logging
 import socket
 import threading
 import time
-from typing import Any, Optional
+from typing import Any
 
 from ..config import RtspConfig, VideoConfig
 from ..errors import PortInUseError
@@ -43,7 +43,7 @@ class ClientState:
     def __init__(self, connected_at: float) -> None:
         self.connected_at = connected_at
         self.had_session = False
-        self.idle_since: Optional[float] = None
+        self.idle_since: float | None = None
 
 
 class ClientFeed:
@@ -69,10 +69,13 @@ def check_port_free(address: str, port: int) -> None:
         s.bind((address, port))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            raise PortInUseError(f"port {port} on {address} is already in use: stop the other "
-                                 f"server or choose another with --port") from None
-        raise PortInUseError(f"cannot listen on {address}:{port} ({exc.strerror}): "
-                             f"check --bind and --port") from None
+            raise PortInUseError(
+                f"port {port} on {address} is already in use: stop the other "
+                f"server or choose another with --port"
+            ) from None
+        raise PortInUseError(
+            f"cannot listen on {address}:{port} ({exc.strerror}): check --bind and --port"
+        ) from None
     finally:
         s.close()
 
@@ -121,8 +124,9 @@ class RtspServer:
         server.connect("client-connected", self._on_client_connected)
         self._attach_id = server.attach(None)
         if not self._attach_id:
-            raise PortInUseError(f"cannot listen on {self.cfg.bind}:{self.cfg.port}: "
-                                 f"choose another --port")
+            raise PortInUseError(
+                f"cannot listen on {self.cfg.bind}:{self.cfg.port}: choose another --port"
+            )
         # One long-lived timer, created once: removes sessions whose clients vanished
         # (GSTREAMER_NOTES 10). Never one per client or per frame (GSTREAMER_NOTES 1).
         self._cleanup_id = GLib.timeout_add_seconds(CLEANUP_INTERVAL_S, self._on_cleanup_timer)
@@ -279,8 +283,9 @@ class RtspServer:
                 continue
             if state.idle_since is None:
                 state.idle_since = state.connected_at if not state.had_session else now
-            limit = (self.cfg.post_session_timeout_s if state.had_session
-                     else self.cfg.session_timeout_s)
+            limit = (
+                self.cfg.post_session_timeout_s if state.had_session else self.cfg.session_timeout_s
+            )
             if now - state.idle_since >= limit:
                 self.idle_closed += 1
                 client.close()
@@ -288,4 +293,3 @@ class RtspServer:
 
 def _remove_all(*_args: Any) -> Any:
     return GstRtspServer.RTSPFilterResult.REMOVE
-

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 import gi
 
@@ -18,8 +19,17 @@ from gi.repository import GLib, Gst, GstApp, GstRtsp, GstRtspServer, GstVideo  #
 from ..errors import MissingElementError  # noqa: E402
 from .launch import ELEMENT_PACKAGES  # noqa: E402
 
-__all__ = ["GLib", "Gst", "GstApp", "GstRtsp", "GstRtspServer", "GstVideo", "init",
-           "require_elements", "MainLoopThread"]
+__all__ = [
+    "GLib",
+    "Gst",
+    "GstApp",
+    "GstRtsp",
+    "GstRtspServer",
+    "GstVideo",
+    "init",
+    "require_elements",
+    "MainLoopThread",
+]
 
 log = logging.getLogger(__name__)
 _init_lock = threading.Lock()
@@ -45,7 +55,7 @@ class MainLoopThread:
 
     def __init__(self) -> None:
         self.loop = GLib.MainLoop()
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.loop.run, name="glib-main", daemon=True)
@@ -61,7 +71,7 @@ class MainLoopThread:
         self._thread = None
 
 
-def bus_error(message: Any) -> tuple[str, str, Optional[str]]:
+def bus_error(message: Any) -> tuple[str, str, str | None]:
     """(element name, message, debug) of a bus ERROR message."""
     err, debug = message.parse_error()
     src = message.src.get_name() if message.src is not None else "pipeline"

@@ -11,8 +11,15 @@ from .base import FrameSource
 from .capture import CameraSource, FileSource
 from .pattern import TestPatternSource, read_code, write_code
 
-__all__ = ["FrameSource", "CameraSource", "FileSource", "TestPatternSource", "open_source",
-           "read_code", "write_code"]
+__all__ = [
+    "FrameSource",
+    "CameraSource",
+    "FileSource",
+    "TestPatternSource",
+    "open_source",
+    "read_code",
+    "write_code",
+]
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Optional
 
 import numpy as np
 
@@ -24,7 +23,7 @@ class FrameSource(ABC):
         """Open the device or file; raise `SourceError` with a one-line reason."""
 
     @abstractmethod
-    def read(self) -> Optional[np.ndarray]:
+    def read(self) -> np.ndarray | None:
         """Return the next frame, or None when the source failed or ended."""
 
     @abstractmethod

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Optional
 
 import cv2
 import numpy as np
@@ -29,27 +28,35 @@ class CameraSource(FrameSource):
         self.device = _device_path(device)
         self.name = f"v4l2:{self.device}"
         self.width, self.height, self.fps = width, height, fps
-        self._cap: Optional[cv2.VideoCapture] = None
-        self._frame: Optional[np.ndarray] = None
+        self._cap: cv2.VideoCapture | None = None
+        self._frame: np.ndarray | None = None
 
     def open(self) -> None:
         if not os.path.exists(self.device):
-            raise SourceError(f"camera {self.device} does not exist: check the device with "
-                              f"'ls /dev/video*' or use --source test")
+            raise SourceError(
+                f"camera {self.device} does not exist: check the device with "
+                f"'ls /dev/video*' or use --source test"
+            )
         cap = cv2.VideoCapture(self.device, cv2.CAP_V4L2)
         if not cap.isOpened():
             cap.release()
-            raise SourceError(f"camera {self.device} cannot be opened (busy or not a capture "
-                              f"device): check 'v4l2-ctl --list-devices' or use --source test")
+            raise SourceError(
+                f"camera {self.device} cannot be opened (busy or not a capture "
+                f"device): check 'v4l2-ctl --list-devices' or use --source test"
+            )
         cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
         cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
         cap.set(cv2.CAP_PROP_FPS, self.fps)
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         self._cap = cap
-        log.info("camera %s opened at %dx%d", self.device,
-                 int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        log.info(
+            "camera %s opened at %dx%d",
+            self.device,
+            int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )
 
-    def read(self) -> Optional[np.ndarray]:
+    def read(self) -> np.ndarray | None:
         if self._cap is None:
             return None
         ok, frame = self._cap.read(self._frame)
@@ -74,21 +81,23 @@ class FileSource(FrameSource):
         self.path = path
         self.loop = loop
         self.name = f"file:{path}"
-        self._cap: Optional[cv2.VideoCapture] = None
-        self._frame: Optional[np.ndarray] = None
+        self._cap: cv2.VideoCapture | None = None
+        self._frame: np.ndarray | None = None
 
     def open(self) -> None:
         if not os.path.isfile(self.path):
-            raise SourceError(f"file {self.path} does not exist: check the path given to "
-                              f"--source file:PATH")
+            raise SourceError(
+                f"file {self.path} does not exist: check the path given to --source file:PATH"
+            )
         cap = cv2.VideoCapture(self.path)
         if not cap.isOpened():
             cap.release()
-            raise SourceError(f"file {self.path} cannot be decoded by OpenCV: convert it "
-                              f"with ffmpeg to H.264 MP4")
+            raise SourceError(
+                f"file {self.path} cannot be decoded by OpenCV: convert it with ffmpeg to H.264 MP4"
+            )
         self._cap = cap
 
-    def read(self) -> Optional[np.ndarray]:
+    def read(self) -> np.ndarray | None:
         if self._cap is None:
             return None
         ok, frame = self._cap.read(self._frame)

@@ -9,7 +9,6 @@ back (`read_code`): that is how tests see drops and order, and benchmarks see la
 from __future__ import annotations
 
 import time
-from typing import Optional
 
 import cv2
 import numpy as np
@@ -35,7 +34,7 @@ def write_code(frame: np.ndarray, index: int, time_ms: int) -> None:
         band[:] = cells[None, :, None]
 
 
-def read_code(frame: np.ndarray) -> Optional[tuple[int, int]]:
+def read_code(frame: np.ndarray) -> tuple[int, int] | None:
     """Read (index, time_ms) back from a decoded BGR or gray frame; None if it is not there."""
     gray = frame if frame.ndim == 2 else frame[:, :, 1]
     cell = code_cell(gray.shape[1], gray.shape[0])
@@ -70,8 +69,8 @@ class TestPatternSource(FrameSource):
     def __init__(self, width: int, height: int, fps: int) -> None:
         self.width, self.height, self.fps = width, height, fps
         self.index = 0
-        self._frame: Optional[np.ndarray] = None
-        self._background: Optional[np.ndarray] = None
+        self._frame: np.ndarray | None = None
+        self._background: np.ndarray | None = None
 
     def open(self) -> None:
         w, h = self.width, self.height
@@ -85,7 +84,7 @@ class TestPatternSource(FrameSource):
         self._frame = np.empty_like(bg)
         self.index = 0
 
-    def read(self) -> Optional[np.ndarray]:
+    def read(self) -> np.ndarray | None:
         frame, bg = self._frame, self._background
         if frame is None or bg is None:
             return None
@@ -102,8 +101,15 @@ class TestPatternSource(FrameSource):
         cy = int(h / 2 + (h / 4) * np.sin(i / max(1, self.fps) * 2 * np.pi))
         cv2.circle(frame, (cx, cy), r, (0, 0, 255), -1)
         scale = max(0.4, h / 720)
-        cv2.putText(frame, f"{i:08d}", (w // 20, h - h // 12), cv2.FONT_HERSHEY_SIMPLEX,
-                    scale * 1.5, (255, 255, 255), max(1, int(scale * 3)))
+        cv2.putText(
+            frame,
+            f"{i:08d}",
+            (w // 20, h - h // 12),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale * 1.5,
+            (255, 255, 255),
+            max(1, int(scale * 3)),
+        )
         write_code(frame, i, monotonic_ms())
         self.index += 1
         return frame

@@ -12,7 +12,6 @@ import socket
 import struct
 import time
 from dataclasses import dataclass, field
-from typing import Optional
 
 
 class RtspProbeError(Exception):
@@ -35,13 +34,13 @@ class PlayResult:
     """What one PLAY saw: times are monotonic seconds."""
 
     play_sent: float
-    first_rtp: Optional[float] = None
-    first_idr: Optional[float] = None
+    first_rtp: float | None = None
+    first_idr: float | None = None
     rtp_packets: int = 0
     nal_types: list[int] = field(default_factory=list)
 
     @property
-    def idr_delay(self) -> Optional[float]:
+    def idr_delay(self) -> float | None:
         return None if self.first_idr is None else self.first_idr - self.play_sent
 
 
@@ -53,8 +52,8 @@ class RtspProbe:
         self,
         url: str,
         timeout: float = 5.0,
-        user: Optional[str] = None,
-        password: Optional[str] = None,
+        user: str | None = None,
+        password: str | None = None,
     ) -> None:
         self.url = url
         rest = url.split("://", 1)[1]
@@ -63,11 +62,11 @@ class RtspProbe:
         self.sock = socket.create_connection((host, int(port or 554)), timeout=timeout)
         self.sock.settimeout(timeout)
         self.cseq = 0
-        self.session: Optional[str] = None
+        self.session: str | None = None
         self.buf = b""
         self.user = user
         self.password = password
-        self._auth_header: Optional[str] = None
+        self._auth_header: str | None = None
 
     def __enter__(self) -> RtspProbe:
         return self
@@ -124,8 +123,9 @@ class RtspProbe:
             body, self.buf = self.buf[:n], self.buf[n:]
             return Response(status, headers, body)
 
-    def request(self, method: str, url: Optional[str] = None, headers: Optional[dict] = None,
-                check: bool = True) -> Response:
+    def request(
+        self, method: str, url: str | None = None, headers: dict | None = None, check: bool = True
+    ) -> Response:
         self.cseq += 1
         target = url or self.url
         lines = [f"{method} {target} RTSP/1.0", f"CSeq: {self.cseq}", "User-Agent: rtsp-probe"]
@@ -170,8 +170,10 @@ class RtspProbe:
         ha1, realm, nonce, user = self._digest
         ha2 = hashlib.md5(f"{method}:{uri}".encode()).hexdigest()
         resp = hashlib.md5(f"{ha1}:{nonce}:{ha2}".encode()).hexdigest()
-        return (f'Authorization: Digest username="{user}", realm="{realm}", nonce="{nonce}", '
-                f'uri="{uri}", response="{resp}"')
+        return (
+            f'Authorization: Digest username="{user}", realm="{realm}", nonce="{nonce}", '
+            f'uri="{uri}", response="{resp}"'
+        )
 
     def describe(self) -> Response:
         return self.request("DESCRIBE", headers={"Accept": "application/sdp"})
@@ -184,23 +186,28 @@ class RtspProbe:
         return self.url.rstrip("/") + "/stream=0"
 
     def setup_tcp(self, control: str) -> Response:
-        resp = self.request("SETUP", control,
-                            {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})
+        resp = self.request("SETUP", control, {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})
         self.session = resp.headers.get("session", "").split(";")[0]
         return resp
 
     def setup_udp(self, control: str, client_port: int) -> Response:
         resp = self.request(
-            "SETUP", control,
-            {"Transport": f"RTP/AVP;unicast;client_port={client_port}-{client_port + 1}"})
+            "SETUP",
+            control,
+            {"Transport": f"RTP/AVP;unicast;client_port={client_port}-{client_port + 1}"},
+        )
         self.session = resp.headers.get("session", "").split(";")[0]
         return resp
 
     def play_until_idr(self, timeout: float = 3.0, max_packets: int = 100000) -> PlayResult:
         """Send PLAY and read interleaved RTP until the first IDR NAL unit (type 5)."""
         self.cseq += 1
-        lines = [f"PLAY {self.url} RTSP/1.0", f"CSeq: {self.cseq}", f"Session: {self.session}",
-                 "Range: npt=0.000-"]
+        lines = [
+            f"PLAY {self.url} RTSP/1.0",
+            f"CSeq: {self.cseq}",
+            f"Session: {self.session}",
+            "Range: npt=0.000-",
+        ]
         if self._auth_header:
             lines.append(self._authorization("PLAY", self.url))
         result = PlayResult(play_sent=time.monotonic())

@@ -1,0 +1,58 @@
+"""The Python API streams the user's own NumPy frames."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from camera_streaming import PortInUseError, RtspStreamer
+from camera_streaming.sources.pattern import write_code
+from fakes import decode_frames, ffprobe_stream
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("size", [(240, 320), (480, 640)])
+def test_api_streams_pushed_frames(port: int, size: tuple[int, int]) -> None:
+    """Frames at the configured size arrive in order; frames of another size are resized."""
+    stop = threading.Event()
+    pushed: list[bool] = []
+    with RtspStreamer(width=320, height=240, fps=30, port=port, bind="127.0.0.1") as streamer:
+        assert streamer.is_running and not streamer.has_client
+        assert streamer.url == f"rtsp://127.0.0.1:{port}/stream"
+
+        def produce() -> None:
+            frame = np.zeros((*size, 3), np.uint8)
+            i = 0
+            while not stop.is_set():
+                frame[:] = (i * 3) % 255
+                write_code(frame, i, 0)
+                pushed.append(streamer.push_frame(frame))
+                i += 1
+                time.sleep(1 / 30)
+
+        t = threading.Thread(target=produce)
+        t.start()
+        try:
+            info = ffprobe_stream(streamer.url)
+            frames = decode_frames(streamer.url, 2.0, 320, 240)
+            seen_client = streamer.has_client or len(frames) > 0
+        finally:
+            stop.set()
+            t.join(5)
+    assert (info["width"], info["height"]) == (320, 240)
+    assert len(frames) >= 45
+    if size == (240, 320):  # the code is readable only where no resize moved it
+        indices = [c[0] for _, c in frames if c is not None]
+        assert len(indices) >= 45 and indices == sorted(indices)
+    assert seen_client and all(pushed)
+    assert not streamer.is_running and streamer.push_frame(np.zeros((4, 4, 3), np.uint8)) is False
+
+
+def test_api_port_in_use_raises(port: int) -> None:
+    with RtspStreamer(width=320, height=240, port=port, bind="127.0.0.1"):
+        with pytest.raises(PortInUseError):
+            RtspStreamer(width=320, height=240, port=port, bind="127.0.0.1").start()
