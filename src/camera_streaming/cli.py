@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 from . import __version__
 from .config import Config, RtspConfig, SourceSpec, VideoConfig, validate
 from .errors import CameraStreamingError, ConfigError, PipelineError
+from .memory import limit_arenas
 
 PROG = "camera-streaming"
 log = logging.getLogger("camera_streaming")
@@ -151,7 +152,15 @@ class _Signals:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["monitor"]:
+        from .monitor import main as monitor_main
+
+        return monitor_main(argv[1:])
     args = build_parser().parse_args(argv)
+    # Before any thread starts: at most 2 malloc arenas (docs/memory.md has the numbers).
+    if os.environ.get("MALLOC_ARENA_MAX") is None:
+        limit_arenas(2)
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -18,7 +18,14 @@ from .config import Config, validate
 from .errors import CameraStreamingError, PipelineError
 from .frames import FrameHook, FrameProcessor, load_hook
 from .sources import FrameSource, open_source
-from .stats import FpsMeter, Snapshot, allocator_in_use, rss_bytes, summary_line
+from .stats import (
+    FpsMeter,
+    Snapshot,
+    allocator_in_use,
+    malloc_trim,
+    rss_bytes,
+    summary_line,
+)
 
 if TYPE_CHECKING:  # gi is imported only when a streamer starts
     from .gst.encoder import H264Encoder
@@ -28,6 +35,7 @@ if TYPE_CHECKING:  # gi is imported only when a streamer starts
 log = logging.getLogger(__name__)
 
 SOURCE_RETRY_S = (0.5, 1.0, 2.0, 5.0)
+TRIM_INTERVAL_S = 60.0
 
 
 class Streamer:
@@ -212,12 +220,21 @@ class Streamer:
             heap_bytes=allocator_in_use(),
             encoded=enc.frames_out if enc else 0,
             hook_errors=self.processor.hook_errors if self.processor else 0,
+            medias=rtsp.feeds if rtsp else 0,
+            connected=rtsp.clients_connected if rtsp else 0,
+            closed=rtsp.clients_closed if rtsp else 0,
         )
 
     def _stats_loop(self) -> None:
         interval = self.config.stats_interval_s
+        next_trim = time.monotonic() + TRIM_INTERVAL_S
         while not self._stop.wait(interval):
             log.info("%s", self.snapshot().line())
+            if time.monotonic() >= next_trim:
+                # Hand glibc's free lists back to the kernel so RSS tracks what is in use
+                # (fragmentation, not leaks, is what grows RSS here: GSTREAMER_NOTES 16).
+                malloc_trim()
+                next_trim = time.monotonic() + TRIM_INTERVAL_S
 
     def _on_pipeline_error(self, error: PipelineError) -> None:
         if self.error is None:

@@ -114,13 +114,17 @@ class Snapshot:
     heap_bytes: int | None
     encoded: int
     hook_errors: int = 0
+    medias: int = 0  # client medias alive now
+    connected: int = 0  # RTSP connections accepted since start
+    closed: int = 0  # ... and closed since start
 
     def line(self) -> str:
-        heap = "" if self.heap_bytes is None else f" heap={self.heap_bytes / 1e6:.1f}MB"
+        heap = "" if self.heap_bytes is None else f" heap={self.heap_bytes / 1e6:.2f}MB"
         return (
             f"frames={self.frames} fps={self.fps:.1f} uptime={format_uptime(self.uptime_s)} "
             f"rss={self.rss_bytes / 1e6:.1f}MB{heap} dropped={self.dropped} "
-            f"clients={self.clients} sessions={self.sessions} encoded={self.encoded}"
+            f"clients={self.clients} sessions={self.sessions} medias={self.medias} "
+            f"connected={self.connected} closed={self.closed} encoded={self.encoded}"
         )
 
 

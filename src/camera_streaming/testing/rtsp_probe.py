@@ -54,13 +54,21 @@ class RtspProbe:
         timeout: float = 5.0,
         user: str | None = None,
         password: str | None = None,
+        rcvbuf: int = 0,
     ) -> None:
         self.url = url
         rest = url.split("://", 1)[1]
         hostport = rest.split("/", 1)[0]
         host, _, port = hostport.partition(":")
-        self.sock = socket.create_connection((host, int(port or 554)), timeout=timeout)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:  # a small receive window makes a client that stops reading stall at once
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)
+        try:
+            self.sock.connect((host, int(port or 554)))
+        except OSError:
+            self.sock.close()
+            raise
         self.cseq = 0
         self.session: str | None = None
         self.buf = b""

@@ -1,0 +1,96 @@
+"""Where memory is measured: leak-slope maths (pure), process samples (RSS, VSZ, CPU, fds,
+threads), and the allocator policy (arena limit, periodic trim).
+
+RSS alone cannot tell a leak from glibc fragmentation (GSTREAMER_NOTES 16): a leak grows
+the allocator's in-use bytes (`stats.allocator_in_use`, mallinfo2); fragmentation grows RSS
+with in-use flat. Both are sampled and reported side by side.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Optional
+
+import psutil
+
+from .stats import _libc
+
+log = logging.getLogger(__name__)
+
+M_ARENA_MAX = -8  # mallopt parameter number (glibc malloc.h)
+
+
+def linear_slope(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Least-squares slope of ys over xs (0.0 with fewer than two distinct xs)."""
+    n = len(xs)
+    if n < 2 or n != len(ys):
+        return 0.0
+    mx, my = sum(xs) / n, sum(ys) / n
+    var = sum((x - mx) ** 2 for x in xs)
+    if var == 0:
+        return 0.0
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var
+
+
+@dataclass(frozen=True)
+class Growth:
+    """Growth of one series after warm-up: `delta` end minus warm-up, `slope` per unit of x."""
+
+    start: float
+    end: float
+    slope: float
+
+    @property
+    def delta(self) -> float:
+        return self.end - self.start
+
+
+def growth_after(xs: Sequence[float], ys: Sequence[float], warmup_x: float,
+                 tail: int = 3) -> Growth:
+    """Growth of ys after the first x >= warmup_x; start and end are medians of `tail`
+    samples so one noisy sample does not decide."""
+    pairs = [(x, y) for x, y in zip(xs, ys) if x >= warmup_x]
+    if len(pairs) < 2:
+        raise ValueError("not enough samples after warm-up")
+    head = sorted(y for _, y in pairs[:tail])
+    last = sorted(y for _, y in pairs[-tail:])
+    return Growth(start=head[len(head) // 2], end=last[len(last) // 2],
+                  slope=linear_slope([x for x, _ in pairs], [y for _, y in pairs]))
+
+
+@dataclass(frozen=True)
+class ProcessSample:
+    rss_mb: float
+    vsz_mb: float
+    cpu_percent: float
+    fds: int
+    threads: int
+
+
+class ProcessWatcher:
+    """Samples one process (default: this one). `cpu_percent` is since the previous sample."""
+
+    def __init__(self, pid: Optional[int] = None) -> None:
+        self.process = psutil.Process(pid)
+        self.process.cpu_percent(None)
+
+    def sample(self) -> ProcessSample:
+        p = self.process
+        with p.oneshot():
+            mem = p.memory_info()
+            return ProcessSample(rss_mb=mem.rss / 1e6, vsz_mb=mem.vms / 1e6,
+                                 cpu_percent=p.cpu_percent(None), fds=p.num_fds(),
+                                 threads=p.num_threads())
+
+
+def limit_arenas(count: int = 2) -> bool:
+    """Cap glibc malloc arenas (like MALLOC_ARENA_MAX). Call before threads start. Each
+    thread that mallocs otherwise may get its own 64 MB arena whose free lists grow RSS."""
+    fn = getattr(_libc, "mallopt", None) if _libc is not None else None
+    if fn is None:
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_int]
+    return bool(fn(M_ARENA_MAX, count))

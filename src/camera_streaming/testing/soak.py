@@ -1,0 +1,275 @@
+"""The soak harness: a client population churning against a server while figures are
+sampled, then growth after warm-up and slopes judged against targets.
+
+Used by `bench/soak.py` (long runs, CSV + PNG), `tests/soak/` (make soak) and the short
+CI version in `tests/integration/test_memory.py`.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import psutil
+
+from ..memory import growth_after
+from .clients import MIX
+
+FIELDS = ("t_s", "sessions_done", "rss_mb", "heap_mb", "fds", "threads", "rtsp_sessions",
+          "clients", "medias", "connected", "closed", "fps", "errors")
+
+Figures = Callable[[], dict]
+
+
+class ServerProcess:
+    """The real CLI in a subprocess; its stats lines are parsed as they come."""
+
+    STAT = re.compile(r"(\w+)=([\d.]+)")
+
+    def __init__(self, port: int, width: int, height: int, fps: int,
+                 session_timeout: int = 5, extra_env: Optional[dict] = None,
+                 extra_args: Iterable[str] = ()) -> None:
+        import os
+
+        self.url = f"rtsp://127.0.0.1:{port}/stream"
+        cmd = [sys.executable, "-m", "camera_streaming", "--source", "test", "--bind",
+               "127.0.0.1", "--port", str(port), "--width", str(width), "--height",
+               str(height), "--fps", str(fps), "--session-timeout", str(session_timeout),
+               "--stats-interval", "1", *extra_args]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True, env={**os.environ, **(extra_env or {})})
+        self.ps = psutil.Process(self.proc.pid)
+        self.latest: dict[str, float] = {}
+        self.latest_at = 0.0  # monotonic time of the last stats line
+        self.stderr_tail: list[str] = []
+        self._reader = threading.Thread(target=self._read, name="soak-stderr", daemon=True)
+        self._reader.start()
+        self._wait_ready(port)
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            if "frames=" in line and "rss=" in line:
+                self.latest = {k: float(v) for k, v in self.STAT.findall(line)}
+                self.latest_at = time.monotonic()
+            else:
+                self.stderr_tail = (self.stderr_tail + [line.rstrip()])[-2000:]
+
+    def _wait_ready(self, port: int, timeout: float = 30) -> None:
+        import socket
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.stderr_tail[-5:]}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def figures(self) -> dict:
+        """Process figures now plus the last stats line; raises if stats lines stopped
+        (a harness that reads nothing must not pass)."""
+        if time.monotonic() - self.latest_at > 5:
+            raise RuntimeError(f"no stats line from the server for 5 s: {self.stderr_tail[-3:]}")
+        with self.ps.oneshot():
+            rss = self.ps.memory_info().rss / 1e6
+            fds, threads = self.ps.num_fds(), self.ps.num_threads()
+        s = self.latest
+        return {"rss_mb": rss, "heap_mb": s.get("heap", 0.0), "fds": fds, "threads": threads,
+                "rtsp_sessions": s.get("sessions", 0), "clients": s.get("clients", 0),
+                "medias": s.get("medias", 0), "connected": s.get("connected", 0),
+                "closed": s.get("closed", 0), "fps": s.get("fps", 0.0)}
+
+    def stop(self, timeout: float = 10) -> int:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(5)
+        return int(self.proc.returncode)
+
+
+@dataclass
+class Churn:
+    """Runs client sessions from `mix` round-robin on `concurrency` threads."""
+
+    url: str
+    mix: list[str]
+    concurrency: int = 4
+    interval_s: float = 0.0  # pause between sessions per worker (0: back to back)
+    done: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kinds = itertools.cycle(self.mix)
+        self._stop = threading.Event()
+        self._budget = 0
+        self._threads: list[threading.Thread] = []
+
+    def run(self, sessions: int, deadline: Optional[float] = None) -> None:
+        """Run `sessions` more sessions (or until `deadline`, monotonic), then return."""
+        self._budget = sessions
+        self._stop.clear()
+        self._deadline = deadline
+        self._threads = [threading.Thread(target=self._worker, name=f"churn-{i}", daemon=True)
+                         for i in range(self.concurrency)]
+        for t in self._threads:
+            t.start()
+        for t in self._threads:
+            t.join()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _take(self) -> Optional[str]:
+        with self._lock:
+            if self._stop.is_set() or self._budget <= 0:
+                return None
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                return None
+            self._budget -= 1
+            return next(self._kinds)
+
+    def _worker(self) -> None:
+        while True:
+            kind = self._take()
+            if kind is None:
+                return
+            try:
+                MIX[kind](self.url)
+            except Exception as exc:  # a failed client is data for the report, not a crash
+                with self._lock:
+                    self.errors.append((kind, repr(exc)[:200]))
+            with self._lock:
+                self.done += 1
+                self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
+            if self.interval_s and self._stop.wait(self.interval_s):
+                return
+
+
+class Sampler:
+    """Samples figures every `interval_s` into rows (and a CSV file when given)."""
+
+    def __init__(self, figures: Figures, churn: Churn, interval_s: float,
+                 csv_path: Optional[str] = None) -> None:
+        self.figures, self.churn, self.interval_s = figures, churn, interval_s
+        self.rows: list[dict] = []
+        self.t0 = time.monotonic()
+        self._csv = open(csv_path, "w", newline="") if csv_path else None  # noqa: SIM115
+        self._writer = csv.DictWriter(self._csv, FIELDS) if self._csv else None
+        if self._writer:
+            self._writer.writeheader()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="soak-sampler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def sample(self) -> dict:
+        row = {"t_s": round(time.monotonic() - self.t0, 1), "sessions_done": self.churn.done,
+               "errors": len(self.churn.errors), **self.figures()}
+        self.rows.append(row)
+        if self._writer and self._csv:
+            self._writer.writerow({k: row.get(k) for k in FIELDS})
+            self._csv.flush()
+        return row
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.sample()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(self.interval_s + 5)
+        if self._csv:
+            self._csv.close()
+
+
+def wait_idle(figures: Figures, watchers: int, timeout: float) -> dict:
+    """Wait until only `watchers` clients remain (sessions, clients, medias)."""
+    deadline = time.monotonic() + timeout
+    f = figures()
+    while time.monotonic() < deadline:
+        f = figures()
+        if (f["rtsp_sessions"] <= watchers and f["clients"] <= watchers
+                and f["medias"] <= watchers):
+            return f
+        time.sleep(0.5)
+    return f
+
+
+@dataclass
+class Verdict:
+    name: str
+    value: float
+    limit: float
+    unit: str
+
+    @property
+    def ok(self) -> bool:
+        return self.value <= self.limit
+
+    def line(self) -> str:
+        mark = "PASS" if self.ok else "FAIL"
+        return f"{mark} {self.name}: {self.value:.3f} {self.unit} (limit {self.limit:g})"
+
+
+def growth_report(rows: list[dict], warmup_sessions: int, by: str = "sessions_done") -> dict:
+    """RSS and heap growth after warm-up, with slopes per session and per hour."""
+    xs_sessions = [r["sessions_done"] for r in rows]
+    xs_hours = [r["t_s"] / 3600 for r in rows]
+    warm_t = next((r["t_s"] for r in rows if r["sessions_done"] >= warmup_sessions),
+                  rows[0]["t_s"])
+    out = {}
+    for key in ("rss_mb", "heap_mb"):
+        ys = [r[key] for r in rows]
+        g_s = growth_after(xs_sessions, ys, warmup_sessions)
+        g_h = growth_after(xs_hours, ys, warm_t / 3600)
+        out[key] = {"start": g_s.start, "end": g_s.end, "delta_mb": g_s.delta,
+                    "kb_per_session": g_s.slope * 1000, "mb_per_hour": g_h.slope}
+    return out
+
+
+def plot(rows: list[dict], path: str, title: str) -> bool:
+    """RSS and heap (MB) against sessions and time; False when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    t = [r["t_s"] / 60 for r in rows]
+    fig, (a, b) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True)
+    a.plot(t, [r["rss_mb"] for r in rows], label="RSS MB")
+    a.plot(t, [r["heap_mb"] for r in rows], label="malloc in use MB")
+    a.set_ylabel("MB")
+    a.legend(loc="upper left")
+    a.set_title(title)
+    b.plot(t, [r["rtsp_sessions"] for r in rows], label="RTSP sessions")
+    b.plot(t, [r["fds"] for r in rows], label="fds")
+    b.plot(t, [r["threads"] for r in rows], label="threads")
+    b2 = b.twinx()
+    b2.plot(t, [r["sessions_done"] for r in rows], color="tab:gray", alpha=0.4,
+            label="sessions done")
+    b2.set_ylabel("sessions done")
+    b.set_xlabel("minutes")
+    b.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
