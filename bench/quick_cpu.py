@@ -1,6 +1,6 @@
 """Quick figures for one configuration: server CPU % and RSS with N copy-only clients.
 
-    python bench/quick_cpu.py --width 1280 --height 720 --fps 30 --clients 1 4
+python bench/quick_cpu.py --width 1280 --height 720 --fps 30 --clients 1 4
 """
 
 from __future__ import annotations
@@ -36,9 +36,26 @@ def measure(server_cmd: list[str], url: str, port: int, clients: int, seconds: f
     try:
         wait_port(port)
         for _ in range(clients):
-            viewers.append(subprocess.Popen(
-                ["ffmpeg", "-v", "quiet", "-rtsp_transport", "tcp", "-i", url, "-c", "copy",
-                 "-f", "null", "-"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            viewers.append(
+                subprocess.Popen(
+                    [
+                        "ffmpeg",
+                        "-v",
+                        "quiet",
+                        "-rtsp_transport",
+                        "tcp",
+                        "-i",
+                        url,
+                        "-c",
+                        "copy",
+                        "-f",
+                        "null",
+                        "-",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         time.sleep(3)  # settle
         p = psutil.Process(server.pid)
         p.cpu_percent(None)
@@ -64,12 +81,29 @@ def main() -> None:
     a = ap.parse_args()
     for n in a.clients:
         port = free_port()
-        cmd = [sys.executable, "-m", "camera_streaming", "--source", "test", "--bind",
-               "127.0.0.1", "--port", str(port), "--width", str(a.width), "--height",
-               str(a.height), "--fps", str(a.fps), "--stats-interval", "60"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "camera_streaming",
+            "--source",
+            "test",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--width",
+            str(a.width),
+            "--height",
+            str(a.height),
+            "--fps",
+            str(a.fps),
+            "--stats-interval",
+            "60",
+        ]
         r = measure(cmd, f"rtsp://127.0.0.1:{port}/stream", port, n, a.seconds)
-        print(f"{a.width}x{a.height}@{a.fps} clients={n} cpu={r['cpu']:.1f}% "
-              f"rss={r['rss_mb']:.1f}MB")
+        print(
+            f"{a.width}x{a.height}@{a.fps} clients={n} cpu={r['cpu']:.1f}% rss={r['rss_mb']:.1f}MB"
+        )
 
 
 if __name__ == "__main__":

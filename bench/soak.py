@@ -39,22 +39,45 @@ def free_port() -> int:
 
 
 def start_watchers(url: str, n: int) -> list[subprocess.Popen]:
-    return [subprocess.Popen(["ffmpeg", "-v", "quiet", "-rtsp_transport", "tcp", "-i", url,
-                              "-c", "copy", "-f", "null", "-"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for _ in range(n)]
+    return [
+        subprocess.Popen(
+            [
+                "ffmpeg",
+                "-v",
+                "quiet",
+                "-rtsp_transport",
+                "tcp",
+                "-i",
+                url,
+                "-c",
+                "copy",
+                "-f",
+                "null",
+                "-",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(n)
+    ]
 
 
 def leaked_objects(stderr_lines: list[str]) -> list[str]:
-    return [ln for ln in stderr_lines if "object-alive" in ln]
+    """Records of the leaks tracer for objects alive at `Gst.deinit()` (not its format line)."""
+    return [ln for ln in stderr_lines
+            if "object-alive, type-name=(string)" in ln and "(string)%s" not in ln]
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--sessions", type=int, default=10000)
     ap.add_argument("--minutes", type=float, default=0, help="run for time instead of sessions")
-    ap.add_argument("--warmup", type=float, default=0,
-                    help="warm-up sessions (default 10%% of --sessions, or 10 min of a timed run)")
+    ap.add_argument(
+        "--warmup",
+        type=float,
+        default=0,
+        help="warm-up sessions (default 10%% of --sessions, or 10 min of a timed run)",
+    )
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--height", type=int, default=360)
     ap.add_argument("--fps", type=int, default=30)
@@ -66,8 +89,11 @@ def main() -> int:
     ap.add_argument("--sample-interval", type=float, default=5)
     ap.add_argument("--max-growth-mb", type=float, default=2.0)
     ap.add_argument("--max-slope-mb-h", type=float, default=0.1)
-    ap.add_argument("--leaks-tracer", action="store_true",
-                    help="run the server under GStreamer's leaks tracer and count live objects")
+    ap.add_argument(
+        "--leaks-tracer",
+        action="store_true",
+        help="run the server under GStreamer's leaks tracer and count live objects",
+    )
     ap.add_argument("--out", default="out/soak", help="prefix for the CSV and PNG")
     a = ap.parse_args()
 
@@ -75,22 +101,27 @@ def main() -> int:
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     env = {}
     if a.leaks_tracer:
-        env = {"GST_TRACERS": 'leaks(filters="GstPipeline,GstElement,GstPad,GstBuffer,GstCaps")',
-               "GST_DEBUG": "GST_TRACER:7"}
+        env = {
+            "GST_TRACERS": 'leaks(filters="GstPipeline,GstElement,GstPad,GstBuffer,GstCaps")',
+            "GST_DEBUG": "GST_TRACER:7",
+        }
     port = free_port()
     server = ServerProcess(port, a.width, a.height, a.fps, a.session_timeout, extra_env=env)
     time.sleep(1.5)  # first stats line
     watchers = start_watchers(server.url, a.watchers)
-    churn = Churn(server.url, list(MIX) if a.mix == "all" else RAW_MIX, a.concurrency,
-                  a.interval)
+    churn = Churn(server.url, list(MIX) if a.mix == "all" else RAW_MIX, a.concurrency, a.interval)
     sampler = Sampler(server.figures, churn, a.sample_interval, f"{a.out}.csv")
     t_start = time.monotonic()
 
     def progress(row: dict) -> None:
-        print(f"[{row['t_s']:7.0f}s] sessions={row['sessions_done']:6d} "
-              f"rss={row['rss_mb']:7.2f}MB heap={row['heap_mb']:6.2f}MB fds={row['fds']} "
-              f"threads={row['threads']} rtsp_sessions={row['rtsp_sessions']:.0f} "
-              f"errors={row['errors']}", file=sys.stderr, flush=True)
+        print(
+            f"[{row['t_s']:7.0f}s] sessions={row['sessions_done']:6d} "
+            f"rss={row['rss_mb']:7.2f}MB heap={row['heap_mb']:6.2f}MB fds={row['fds']} "
+            f"threads={row['threads']} rtsp_sessions={row['rtsp_sessions']:.0f} "
+            f"errors={row['errors']}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     orig_sample = sampler.sample
 
@@ -136,40 +167,65 @@ def main() -> int:
     g = growth_report(rows, warmup_done)
     verdicts = [
         Verdict("fds after churn minus warm-up", final["fds"] - baseline["fds"], 0, "fds"),
-        Verdict("threads after churn minus warm-up", final["threads"] - baseline["threads"], 0,
-                "threads"),
+        Verdict(
+            "threads after churn minus warm-up",
+            final["threads"] - baseline["threads"],
+            0,
+            "threads",
+        ),
         Verdict("RTSP sessions when idle", idle["rtsp_sessions"], 0, "sessions"),
         Verdict("client medias when idle", idle["medias"], 0, "medias"),
-        Verdict("connected minus closed when idle", end["connected"] - end["closed"], 0,
-                "connections"),
+        Verdict(
+            "connected minus closed when idle", end["connected"] - end["closed"], 0, "connections"
+        ),
         Verdict("server exit code", code, 0, ""),
     ]
     if timed:
-        verdicts.append(Verdict("RSS slope after warm-up", g["rss_mb"]["mb_per_hour"],
-                                a.max_slope_mb_h, "MB/hour"))
+        verdicts.append(
+            Verdict(
+                "RSS slope after warm-up", g["rss_mb"]["mb_per_hour"], a.max_slope_mb_h, "MB/hour"
+            )
+        )
     else:
-        verdicts.append(Verdict("RSS growth after warm-up", final["rss_mb"] - baseline["rss_mb"],
-                                a.max_growth_mb, "MB"))
+        verdicts.append(
+            Verdict(
+                "RSS growth after warm-up",
+                final["rss_mb"] - baseline["rss_mb"],
+                a.max_growth_mb,
+                "MB",
+            )
+        )
     if a.leaks_tracer:
         leaks = leaked_objects(server.stderr_tail)
         verdicts.append(Verdict("live GStreamer objects at exit", len(leaks), 0, "objects"))
     minutes = (time.monotonic() - t_start) / 60
-    print(f"\nsoak: {churn.done} sessions in {minutes:.1f} min, {len(churn.errors)} client "
-          f"errors; mix: {churn.by_kind}")
-    print(f"warm-up at {warmup_done} sessions: rss={baseline['rss_mb']:.2f}MB "
-          f"heap={baseline['heap_mb']:.2f}MB fds={baseline['fds']} threads={baseline['threads']}")
-    print(f"after churn: rss={final['rss_mb']:.2f}MB heap={final['heap_mb']:.2f}MB "
-          f"fds={final['fds']} threads={final['threads']}")
+    print(
+        f"\nsoak: {churn.done} sessions in {minutes:.1f} min, {len(churn.errors)} client "
+        f"errors; mix: {churn.by_kind}"
+    )
+    print(
+        f"warm-up at {warmup_done} sessions: rss={baseline['rss_mb']:.2f}MB "
+        f"heap={baseline['heap_mb']:.2f}MB fds={baseline['fds']} threads={baseline['threads']}"
+    )
+    print(
+        f"after churn: rss={final['rss_mb']:.2f}MB heap={final['heap_mb']:.2f}MB "
+        f"fds={final['fds']} threads={final['threads']}"
+    )
     for key in ("rss_mb", "heap_mb"):
         r = g[key]
-        print(f"{key}: {r['start']:.2f} -> {r['end']:.2f} MB ({r['delta_mb']:+.2f} MB), "
-              f"slope {r['kb_per_session']:.3f} KB/session, {r['mb_per_hour']:.3f} MB/hour")
+        print(
+            f"{key}: {r['start']:.2f} -> {r['end']:.2f} MB ({r['delta_mb']:+.2f} MB), "
+            f"slope {r['kb_per_session']:.3f} KB/session, {r['mb_per_hour']:.3f} MB/hour"
+        )
     for err in churn.errors[:10]:
         print(f"client error: {err}")
     for v in verdicts:
         print(v.line())
-    if plot(sampler.rows, f"{a.out}.png", f"soak: {churn.done} sessions, {minutes:.0f} min, "
-            f"{a.width}x{a.height}@{a.fps}"):
+    if plot(
+        sampler.rows,
+        f"{a.out}.png",
+        f"soak: {churn.done} sessions, {minutes:.0f} min, {a.width}x{a.height}@{a.fps}",
+    ):
         print(f"plot: {a.out}.png")
     print(f"csv: {a.out}.csv")
     return 0 if all(v.ok for v in verdicts) else 1

@@ -173,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
         with _Signals(streamer):
             streamer.start()
             streamer.serve()
+        if os.environ.get("GST_TRACERS"):
+            from .gst.runtime import deinit_for_leak_check
+
+            del streamer
+            deinit_for_leak_check()
     except PipelineError as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")
         return 1

@@ -12,7 +12,6 @@ import ctypes
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional
 
 import psutil
 
@@ -48,8 +47,9 @@ class Growth:
         return self.end - self.start
 
 
-def growth_after(xs: Sequence[float], ys: Sequence[float], warmup_x: float,
-                 tail: int = 3) -> Growth:
+def growth_after(
+    xs: Sequence[float], ys: Sequence[float], warmup_x: float, tail: int = 3
+) -> Growth:
     """Growth of ys after the first x >= warmup_x; start and end are medians of `tail`
     samples so one noisy sample does not decide."""
     pairs = [(x, y) for x, y in zip(xs, ys) if x >= warmup_x]
@@ -57,8 +57,11 @@ def growth_after(xs: Sequence[float], ys: Sequence[float], warmup_x: float,
         raise ValueError("not enough samples after warm-up")
     head = sorted(y for _, y in pairs[:tail])
     last = sorted(y for _, y in pairs[-tail:])
-    return Growth(start=head[len(head) // 2], end=last[len(last) // 2],
-                  slope=linear_slope([x for x, _ in pairs], [y for _, y in pairs]))
+    return Growth(
+        start=head[len(head) // 2],
+        end=last[len(last) // 2],
+        slope=linear_slope([x for x, _ in pairs], [y for _, y in pairs]),
+    )
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ class ProcessSample:
 class ProcessWatcher:
     """Samples one process (default: this one). `cpu_percent` is since the previous sample."""
 
-    def __init__(self, pid: Optional[int] = None) -> None:
+    def __init__(self, pid: int | None = None) -> None:
         self.process = psutil.Process(pid)
         self.process.cpu_percent(None)
 
@@ -81,9 +84,13 @@ class ProcessWatcher:
         p = self.process
         with p.oneshot():
             mem = p.memory_info()
-            return ProcessSample(rss_mb=mem.rss / 1e6, vsz_mb=mem.vms / 1e6,
-                                 cpu_percent=p.cpu_percent(None), fds=p.num_fds(),
-                                 threads=p.num_threads())
+            return ProcessSample(
+                rss_mb=mem.rss / 1e6,
+                vsz_mb=mem.vms / 1e6,
+                cpu_percent=p.cpu_percent(None),
+                fds=p.num_fds(),
+                threads=p.num_threads(),
+            )
 
 
 def limit_arenas(count: int = 2) -> bool:

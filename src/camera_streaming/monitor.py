@@ -10,7 +10,7 @@ import argparse
 import csv
 import sys
 import time
-from typing import NoReturn, Optional
+from typing import NoReturn
 
 import psutil
 
@@ -26,14 +26,21 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="camera-streaming monitor",
-                description="Print RSS, VSZ and CPU of a process every interval until it exits.")
+    p = _Parser(
+        prog="camera-streaming monitor",
+        description="Print RSS, VSZ and CPU of a process every interval until it exits.",
+    )
     p.add_argument("pid", type=int)
     p.add_argument("--interval", type=float, default=1.0, metavar="SECONDS")
     p.add_argument("--csv", metavar="FILE", help="also write the rows to FILE")
     p.add_argument("--plot", metavar="FILE", help="write a PNG plot when the process exits")
-    p.add_argument("--duration", type=float, default=0, metavar="SECONDS",
-                   help="stop after this long even if the process lives on (0: until it exits)")
+    p.add_argument(
+        "--duration",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="stop after this long even if the process lives on (0: until it exits)",
+    )
     return p
 
 
@@ -45,8 +52,10 @@ def plot_rows(rows: list[tuple[float, ...]], path: str, title: str) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise SystemExit("camera-streaming monitor: error: --plot needs matplotlib: "
-                         "pip install 'camera-streaming[plot]'") from None
+        raise SystemExit(
+            "camera-streaming monitor: error: --plot needs matplotlib: "
+            "pip install 'camera-streaming[plot]'"
+        ) from None
     t = [r[0] / 60 for r in rows]
     fig, ax = plt.subplots(figsize=(9, 4.5))
     ax.plot(t, [r[1] for r in rows], label="RSS MB")
@@ -62,7 +71,7 @@ def plot_rows(rows: list[tuple[float, ...]], path: str, title: str) -> None:
     plt.close(fig)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.interval <= 0:
         build_parser().error("--interval must be positive")
@@ -84,8 +93,12 @@ def main(argv: Optional[list[str]] = None) -> int:
                 s = watcher.sample()
             except psutil.Error:
                 break  # the process exited
-            row = (round(time.monotonic() - t0, 1), round(s.rss_mb, 2), round(s.vsz_mb, 2),
-                   round(s.cpu_percent, 1))
+            row = (
+                round(time.monotonic() - t0, 1),
+                round(s.rss_mb, 2),
+                round(s.vsz_mb, 2),
+                round(s.cpu_percent, 1),
+            )
             rows.append(row)
             print(f"{row[0]:8.1f} {row[1]:9.2f} {row[2]:9.2f} {row[3]:7.1f}", flush=True)
             if writer and out:

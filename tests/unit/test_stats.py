@@ -47,7 +47,7 @@ def test_stats_line_has_the_seed_fields() -> None:
         "rss=45.0MB",
         "dropped=3",
         "clients=2",
-        "heap=20.0MB",
+        "heap=20.00MB",
     ):
         assert part in line
 

@@ -41,6 +41,16 @@ def init() -> None:
             Gst.init(None)
 
 
+def deinit_for_leak_check() -> None:
+    """At exit under GStreamer's leaks tracer: drop Python's references, then `Gst.deinit()`
+    so the tracer lists every GStreamer object still alive (GSTREAMER_NOTES, leak hunting)."""
+    import gc
+
+    gc.collect()
+    if Gst.is_initialized():
+        Gst.deinit()
+
+
 def require_elements(names: Iterable[str]) -> None:
     """Raise `MissingElementError` for the first element that is not installed."""
     init()

@@ -105,8 +105,9 @@ def raw_describe_only_session(url: str) -> None:
 
 
 def _run(cmd: list[str], timeout: float = 20.0) -> None:
-    out = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                         timeout=timeout)
+    out = subprocess.run(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=timeout
+    )
     if out.returncode != 0:
         raise AssertionError(f"{cmd[0]} exited {out.returncode}: {out.stderr[-300:]}")
 
@@ -116,13 +117,41 @@ def ffprobe_session(url: str, transport: str = "tcp") -> None:
 
 
 def ffmpeg_session(url: str, transport: str = "tcp", seconds: float = 1.0) -> None:
-    _run(["ffmpeg", "-v", "error", "-rtsp_transport", transport, "-i", url, "-t",
-          str(seconds), "-c", "copy", "-f", "null", "-"])
+    _run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-rtsp_transport",
+            transport,
+            "-i",
+            url,
+            "-t",
+            str(seconds),
+            "-c",
+            "copy",
+            "-f",
+            "null",
+            "-",
+        ]
+    )
 
 
 def rtspsrc_session(url: str, protocols: str = "tcp") -> None:
-    _run(["gst-launch-1.0", "-q", "rtspsrc", f"location={url}", f"protocols={protocols}",
-          "!", "rtph264depay", "!", "fakesink", "num-buffers=15"])
+    _run(
+        [
+            "gst-launch-1.0",
+            "-q",
+            "rtspsrc",
+            f"location={url}",
+            f"protocols={protocols}",
+            "!",
+            "rtph264depay",
+            "!",
+            "fakesink",
+            "num-buffers=15",
+        ]
+    )
 
 
 SessionFn = Callable[[str], None]

@@ -16,15 +16,28 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable
 
 import psutil
 
 from ..memory import growth_after
 from .clients import MIX
 
-FIELDS = ("t_s", "sessions_done", "rss_mb", "heap_mb", "fds", "threads", "rtsp_sessions",
-          "clients", "medias", "connected", "closed", "fps", "errors")
+FIELDS = (
+    "t_s",
+    "sessions_done",
+    "rss_mb",
+    "heap_mb",
+    "fds",
+    "threads",
+    "rtsp_sessions",
+    "clients",
+    "medias",
+    "connected",
+    "closed",
+    "fps",
+    "errors",
+)
 
 Figures = Callable[[], dict]
 
@@ -34,18 +47,48 @@ class ServerProcess:
 
     STAT = re.compile(r"(\w+)=([\d.]+)")
 
-    def __init__(self, port: int, width: int, height: int, fps: int,
-                 session_timeout: int = 5, extra_env: Optional[dict] = None,
-                 extra_args: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        port: int,
+        width: int,
+        height: int,
+        fps: int,
+        session_timeout: int = 5,
+        extra_env: dict | None = None,
+        extra_args: Iterable[str] = (),
+    ) -> None:
         import os
 
         self.url = f"rtsp://127.0.0.1:{port}/stream"
-        cmd = [sys.executable, "-m", "camera_streaming", "--source", "test", "--bind",
-               "127.0.0.1", "--port", str(port), "--width", str(width), "--height",
-               str(height), "--fps", str(fps), "--session-timeout", str(session_timeout),
-               "--stats-interval", "1", *extra_args]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True, env={**os.environ, **(extra_env or {})})
+        cmd = [
+            sys.executable,
+            "-m",
+            "camera_streaming",
+            "--source",
+            "test",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--width",
+            str(width),
+            "--height",
+            str(height),
+            "--fps",
+            str(fps),
+            "--session-timeout",
+            str(session_timeout),
+            "--stats-interval",
+            "1",
+            *extra_args,
+        ]
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(extra_env or {})},
+        )
         self.ps = psutil.Process(self.proc.pid)
         self.latest: dict[str, float] = {}
         self.latest_at = 0.0  # monotonic time of the last stats line
@@ -85,10 +128,18 @@ class ServerProcess:
             rss = self.ps.memory_info().rss / 1e6
             fds, threads = self.ps.num_fds(), self.ps.num_threads()
         s = self.latest
-        return {"rss_mb": rss, "heap_mb": s.get("heap", 0.0), "fds": fds, "threads": threads,
-                "rtsp_sessions": s.get("sessions", 0), "clients": s.get("clients", 0),
-                "medias": s.get("medias", 0), "connected": s.get("connected", 0),
-                "closed": s.get("closed", 0), "fps": s.get("fps", 0.0)}
+        return {
+            "rss_mb": rss,
+            "heap_mb": s.get("heap", 0.0),
+            "fds": fds,
+            "threads": threads,
+            "rtsp_sessions": s.get("sessions", 0),
+            "clients": s.get("clients", 0),
+            "medias": s.get("medias", 0),
+            "connected": s.get("connected", 0),
+            "closed": s.get("closed", 0),
+            "fps": s.get("fps", 0.0),
+        }
 
     def stop(self, timeout: float = 10) -> int:
         self.proc.terminate()
@@ -120,13 +171,15 @@ class Churn:
         self._budget = 0
         self._threads: list[threading.Thread] = []
 
-    def run(self, sessions: int, deadline: Optional[float] = None) -> None:
+    def run(self, sessions: int, deadline: float | None = None) -> None:
         """Run `sessions` more sessions (or until `deadline`, monotonic), then return."""
         self._budget = sessions
         self._stop.clear()
         self._deadline = deadline
-        self._threads = [threading.Thread(target=self._worker, name=f"churn-{i}", daemon=True)
-                         for i in range(self.concurrency)]
+        self._threads = [
+            threading.Thread(target=self._worker, name=f"churn-{i}", daemon=True)
+            for i in range(self.concurrency)
+        ]
         for t in self._threads:
             t.start()
         for t in self._threads:
@@ -135,7 +188,7 @@ class Churn:
     def stop(self) -> None:
         self._stop.set()
 
-    def _take(self) -> Optional[str]:
+    def _take(self) -> str | None:
         with self._lock:
             if self._stop.is_set() or self._budget <= 0:
                 return None
@@ -164,8 +217,9 @@ class Churn:
 class Sampler:
     """Samples figures every `interval_s` into rows (and a CSV file when given)."""
 
-    def __init__(self, figures: Figures, churn: Churn, interval_s: float,
-                 csv_path: Optional[str] = None) -> None:
+    def __init__(
+        self, figures: Figures, churn: Churn, interval_s: float, csv_path: str | None = None
+    ) -> None:
         self.figures, self.churn, self.interval_s = figures, churn, interval_s
         self.rows: list[dict] = []
         self.t0 = time.monotonic()
@@ -180,8 +234,12 @@ class Sampler:
         self._thread.start()
 
     def sample(self) -> dict:
-        row = {"t_s": round(time.monotonic() - self.t0, 1), "sessions_done": self.churn.done,
-               "errors": len(self.churn.errors), **self.figures()}
+        row = {
+            "t_s": round(time.monotonic() - self.t0, 1),
+            "sessions_done": self.churn.done,
+            "errors": len(self.churn.errors),
+            **self.figures(),
+        }
         self.rows.append(row)
         if self._writer and self._csv:
             self._writer.writerow({k: row.get(k) for k in FIELDS})
@@ -205,8 +263,7 @@ def wait_idle(figures: Figures, watchers: int, timeout: float) -> dict:
     f = figures()
     while time.monotonic() < deadline:
         f = figures()
-        if (f["rtsp_sessions"] <= watchers and f["clients"] <= watchers
-                and f["medias"] <= watchers):
+        if f["rtsp_sessions"] <= watchers and f["clients"] <= watchers and f["medias"] <= watchers:
             return f
         time.sleep(0.5)
     return f
@@ -232,15 +289,19 @@ def growth_report(rows: list[dict], warmup_sessions: int, by: str = "sessions_do
     """RSS and heap growth after warm-up, with slopes per session and per hour."""
     xs_sessions = [r["sessions_done"] for r in rows]
     xs_hours = [r["t_s"] / 3600 for r in rows]
-    warm_t = next((r["t_s"] for r in rows if r["sessions_done"] >= warmup_sessions),
-                  rows[0]["t_s"])
+    warm_t = next((r["t_s"] for r in rows if r["sessions_done"] >= warmup_sessions), rows[0]["t_s"])
     out = {}
     for key in ("rss_mb", "heap_mb"):
         ys = [r[key] for r in rows]
         g_s = growth_after(xs_sessions, ys, warmup_sessions)
         g_h = growth_after(xs_hours, ys, warm_t / 3600)
-        out[key] = {"start": g_s.start, "end": g_s.end, "delta_mb": g_s.delta,
-                    "kb_per_session": g_s.slope * 1000, "mb_per_hour": g_h.slope}
+        out[key] = {
+            "start": g_s.start,
+            "end": g_s.end,
+            "delta_mb": g_s.delta,
+            "kb_per_session": g_s.slope * 1000,
+            "mb_per_hour": g_h.slope,
+        }
     return out
 
 
@@ -264,8 +325,9 @@ def plot(rows: list[dict], path: str, title: str) -> bool:
     b.plot(t, [r["fds"] for r in rows], label="fds")
     b.plot(t, [r["threads"] for r in rows], label="threads")
     b2 = b.twinx()
-    b2.plot(t, [r["sessions_done"] for r in rows], color="tab:gray", alpha=0.4,
-            label="sessions done")
+    b2.plot(
+        t, [r["sessions_done"] for r in rows], color="tab:gray", alpha=0.4, label="sessions done"
+    )
     b2.set_ylabel("sessions done")
     b.set_xlabel("minutes")
     b.legend(loc="upper left")
