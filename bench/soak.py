@@ -64,8 +64,11 @@ def start_watchers(url: str, n: int) -> list[subprocess.Popen]:
 
 def leaked_objects(stderr_lines: list[str]) -> list[str]:
     """Records of the leaks tracer for objects alive at `Gst.deinit()` (not its format line)."""
-    return [ln for ln in stderr_lines
-            if "object-alive, type-name=(string)" in ln and "(string)%s" not in ln]
+    return [
+        ln
+        for ln in stderr_lines
+        if "object-alive, type-name=(string)" in ln and "(string)%s" not in ln
+    ]
 
 
 def main() -> int:

@@ -8,6 +8,7 @@ bounded time. The CLI and the Python API both drive this one class.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -35,7 +36,9 @@ if TYPE_CHECKING:  # gi is imported only when a streamer starts
 log = logging.getLogger(__name__)
 
 SOURCE_RETRY_S = (0.5, 1.0, 2.0, 5.0)
-TRIM_INTERVAL_S = 60.0
+# Seconds between malloc_trim(0) calls; 0 disables (CAMERA_STREAMING_MALLOC_TRIM_S, for
+# measuring the allocator policy: docs/memory.md).
+TRIM_INTERVAL_S = float(os.environ.get("CAMERA_STREAMING_MALLOC_TRIM_S", "60"))
 
 
 class Streamer:
@@ -230,7 +233,7 @@ class Streamer:
         next_trim = time.monotonic() + TRIM_INTERVAL_S
         while not self._stop.wait(interval):
             log.info("%s", self.snapshot().line())
-            if time.monotonic() >= next_trim:
+            if TRIM_INTERVAL_S > 0 and time.monotonic() >= next_trim:
                 # Hand glibc's free lists back to the kernel so RSS tracks what is in use
                 # (fragmentation, not leaks, is what grows RSS here: GSTREAMER_NOTES 16).
                 malloc_trim()

@@ -6,7 +6,6 @@ every session, fd and thread."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from typing import Callable
@@ -14,64 +13,27 @@ from typing import Callable
 import psutil
 import pytest
 
-from camera_streaming.testing.rtsp_probe import RtspProbe, RtspProbeError
+from camera_streaming.testing import clients
+from camera_streaming.testing.rtsp_probe import RtspProbeError
 from fakes import decode_frames, make_config, running
 
 pytestmark = pytest.mark.integration
 
 
-def _udp_pair() -> tuple[socket.socket, socket.socket, int]:
-    for _ in range(50):
-        a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        a.bind(("127.0.0.1", 0))
-        port = a.getsockname()[1]
-        if port % 2:
-            a.close()
-            continue
-        b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            b.bind(("127.0.0.1", port + 1))
-        except OSError:
-            a.close()
-            b.close()
-            continue
-        return a, b, port
-    raise RuntimeError("no UDP port pair")
+SESSIONS = (
+    clients.raw_teardown_session,
+    clients.raw_reset_session,
+    clients.raw_udp_teardown_session,
+    clients.raw_udp_vanish_session,
+    clients.raw_describe_only_session,
+    clients.raw_never_play_session,
+)
 
 
 def one_session(url: str, mode: int) -> None:
-    """One client life. mode 0: TCP + TEARDOWN; 1: TCP, reset without TEARDOWN; 2: UDP +
-    TEARDOWN; 3: UDP, vanish without TEARDOWN; 4: DESCRIBE only; 5: SETUP, never PLAY."""
-    with RtspProbe(url, timeout=5) as c:
-        sdp = c.describe().body
-        if mode == 4:
-            return
-        ctl = c.control_url(sdp)
-        if mode in (2, 3):
-            a, b, port = _udp_pair()
-            try:
-                c.setup_udp(ctl, port)
-                c.request("PLAY", headers={"Range": "npt=0.000-"})
-                a.settimeout(2)
-                a.recv(2048)  # one RTP packet arrives
-                if mode == 2:
-                    c.teardown()
-            finally:
-                a.close()
-                b.close()
-            if mode == 3:
-                c.reset()
-            return
-        c.setup_tcp(ctl)
-        if mode == 5:
-            c.reset()
-            return
-        r = c.play_until_idr(timeout=3)
-        assert r.first_idr is not None
-        if mode == 0:
-            c.teardown()
-        else:
-            c.reset()
+    """One client life: TCP + TEARDOWN, TCP reset, UDP + TEARDOWN, UDP vanish, DESCRIBE
+    only, SETUP never PLAY."""
+    SESSIONS[mode % len(SESSIONS)](url)
 
 
 def churn(url: str, sessions: int, workers: int, errors: list) -> None:
