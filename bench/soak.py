@@ -98,6 +98,8 @@ def main() -> int:
         help="run the server under GStreamer's leaks tracer and count live objects",
     )
     ap.add_argument("--out", default="out/soak", help="prefix for the CSV and PNG")
+    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra environment for the server (e.g. MALLOC_ARENA_MAX=16)")
     a = ap.parse_args()
 
     timed = a.minutes > 0
@@ -108,6 +110,7 @@ def main() -> int:
             "GST_TRACERS": 'leaks(filters="GstPipeline,GstElement,GstPad,GstBuffer,GstCaps")',
             "GST_DEBUG": "GST_TRACER:7",
         }
+    env.update(kv.split("=", 1) for kv in a.env)
     port = free_port()
     server = ServerProcess(port, a.width, a.height, a.fps, a.session_timeout, extra_env=env)
     time.sleep(1.5)  # first stats line
