@@ -81,8 +81,11 @@ class ProcessWatcher:
         self.process.cpu_percent(None)
 
     def sample(self) -> ProcessSample:
+        """Raises `psutil.NoSuchProcess` once the process has exited (zombies included)."""
         p = self.process
         with p.oneshot():
+            if p.status() == psutil.STATUS_ZOMBIE:
+                raise psutil.NoSuchProcess(p.pid)
             mem = p.memory_info()
             return ProcessSample(
                 rss_mb=mem.rss / 1e6,
