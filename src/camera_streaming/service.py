@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 SOURCE_RETRY_S = (0.5, 1.0, 2.0, 5.0)
 # Seconds between malloc_trim(0) calls; 0 disables (CAMERA_STREAMING_MALLOC_TRIM_S, for
 # measuring the allocator policy: docs/memory.md).
-TRIM_INTERVAL_S = float(os.environ.get("CAMERA_STREAMING_MALLOC_TRIM_S", "60"))
+TRIM_INTERVAL_S = float(os.environ.get("CAMERA_STREAMING_MALLOC_TRIM_S", "30"))
 
 
 class Streamer:
