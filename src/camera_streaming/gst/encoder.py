@@ -13,6 +13,7 @@ import numpy as np
 
 from ..config import VideoConfig
 from ..errors import PipelineError
+from .encoders import EncoderSpec
 from .launch import encoder_launch
 from .runtime import Gst, GstVideo, bus_error, init
 
@@ -38,9 +39,13 @@ class H264Encoder:
     removed from any thread (the list is replaced, never mutated, so delivery takes no lock)."""
 
     def __init__(
-        self, video: VideoConfig, on_error: Callable[[PipelineError], None] | None = None
+        self,
+        video: VideoConfig,
+        on_error: Callable[[PipelineError], None] | None = None,
+        encoder: EncoderSpec | None = None,
     ) -> None:
         self.video = video
+        self.spec = encoder  # None: x264enc (launch.encoder_launch's default)
         self.on_error = on_error
         self._consumers: tuple[EncodedConsumer, ...] = ()
         self._lock = threading.Lock()
@@ -64,7 +69,7 @@ class H264Encoder:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         init()
-        pipeline = Gst.parse_launch(encoder_launch(self.video, INPUT_QUEUE))
+        pipeline = Gst.parse_launch(encoder_launch(self.video, INPUT_QUEUE, self.spec))
         self._appsrc = pipeline.get_by_name("src")
         self._appsink = pipeline.get_by_name("sink")
         self._handler_ids.append(
