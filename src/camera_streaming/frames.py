@@ -56,9 +56,17 @@ class FrameProcessor:
     streaming goes on with the frame as it is.
     """
 
-    def __init__(self, width: int, height: int, hook: FrameHook | None = None) -> None:
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        hook: FrameHook | None = None,
+        overlay: FrameHook | None = None,
+    ) -> None:
         self.width, self.height = width, height
         self.hook = hook
+        self.overlay = overlay  # drawn after the hook (the built-in --overlay)
+        self.last_bgr: np.ndarray | None = None  # the last BGR frame encoded (a reference)
         self._bgr = np.empty((height, width, 3), np.uint8)
         self._i420 = np.empty((height * 3 // 2, width), np.uint8)
         self.hook_errors = 0
@@ -75,13 +83,16 @@ class FrameProcessor:
         if interp is not None:
             cv2.resize(frame, (self.width, self.height), dst=self._bgr, interpolation=interp)
             bgr = self._bgr
-        elif self.hook is not None:
+        elif self.hook is not None or self.overlay is not None:
             np.copyto(self._bgr, frame)  # never draw on the caller's or the source's array
             bgr = self._bgr
         else:
             bgr = frame
         if self.hook is not None:
             self._run_hook(bgr)
+        if self.overlay is not None:
+            self.overlay(bgr)
+        self.last_bgr = bgr
         cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420, dst=self._i420)
         return self._i420
 
