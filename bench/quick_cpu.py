@@ -66,7 +66,7 @@ def main() -> None:
         port = free_port()
         cmd = [sys.executable, "-m", "camera_streaming", "--source", "test", "--bind",
                "127.0.0.1", "--port", str(port), "--width", str(a.width), "--height",
-               str(a.height), "--fps", str(a.fps), "--stats-interval", "60"]
+               str(a.height), "--fps", str(a.fps), "--stats-interval", "60", "--no-http"]
         r = measure(cmd, f"rtsp://127.0.0.1:{port}/stream", port, n, a.seconds)
         print(f"{a.width}x{a.height}@{a.fps} clients={n} cpu={r['cpu']:.1f}% "
               f"rss={r['rss_mb']:.1f}MB")

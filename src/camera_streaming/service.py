@@ -1,4 +1,5 @@
-"""Wiring and lifecycle: source -> FrameProcessor -> H264Encoder -> RtspServer.
+"""Wiring and lifecycle: source -> FrameProcessor -> H264Encoder -> RtspServer, plus the HTTP
+side port (http.py), systemd notifications (notify.py) and the memory history.
 
 `Streamer.start()` builds everything (raising `CameraStreamingError` with a one-line reason),
 `serve()` blocks until `stop()` or a pipeline error, `stop()` tears everything down in a
@@ -8,26 +9,42 @@ bounded time. The CLI and the Python API both drive this one class.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
+import cv2
 import numpy as np
 
 from .config import Config, validate
 from .errors import CameraStreamingError, PipelineError
 from .frames import FrameHook, FrameProcessor, load_hook
+from .http import HttpServer
+from .notify import Notifier
+from .overlay import StatusOverlay
 from .sources import FrameSource, open_source
-from .stats import FpsMeter, Snapshot, allocator_in_use, rss_bytes, summary_line
+from .stats import (
+    FpsMeter,
+    MemoryHistory,
+    Snapshot,
+    allocator_in_use,
+    rss_bytes,
+    summary_line,
+)
 
 if TYPE_CHECKING:  # gi is imported only when a streamer starts
     from .gst.encoder import H264Encoder
+    from .gst.encoders import EncoderSpec
     from .gst.rtsp import RtspServer
     from .gst.runtime import MainLoopThread
 
 log = logging.getLogger(__name__)
 
 SOURCE_RETRY_S = (0.5, 1.0, 2.0, 5.0)
+MEMORY_SAMPLE_S = 10.0  # the status page's memory chart: one sample every 10 s, one hour kept
+SNAPSHOT_KEEP_S = 10.0  # keep copying frames for /snapshot.jpg this long after a request
 
 
 class Streamer:
@@ -58,25 +75,51 @@ class Streamer:
         self.rtsp: RtspServer | None = None
         self._mainloop: MainLoopThread | None = None
         self.processor: FrameProcessor | None = None
+        self.http: HttpServer | None = None
+        self.encoder_spec: EncoderSpec | None = None
+        self.notifier = Notifier()
+        self.memory = MemoryHistory(capacity=int(3600 / MEMORY_SAMPLE_S), interval=MEMORY_SAMPLE_S)
+        self.source_restarts = 0
+        self._last_frame_at = 0.0
+        # /snapshot.jpg: one reused copy of the latest BGR frame, refreshed only on demand.
+        self._latest = np.zeros((config.video.height, config.video.width, 3), np.uint8)
+        self._latest_lock = threading.Lock()
+        self._latest_at = 0.0
+        self._latest_event = threading.Event()
+        self._snapshot_wanted_until = 0.0
+        self._snapshot_period = 1.0 / config.http.snapshot_max_fps
+        self._jpeg_lock = threading.Lock()
+        self._jpeg: bytes | None = None
+        self._jpeg_at = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         from .gst.encoder import H264Encoder
-        from .gst.launch import CLIENT_ELEMENTS, ENCODER_ELEMENTS
+        from .gst.encoders import select_encoder
+        from .gst.launch import client_elements, encoder_elements
         from .gst.rtsp import RtspServer
-        from .gst.runtime import MainLoopThread, require_elements
+        from .gst.runtime import MainLoopThread, available_elements, require_elements
 
         cfg = self.config
-        require_elements((*ENCODER_ELEMENTS, *CLIENT_ELEMENTS))
+        spec = self.encoder_spec = select_encoder(
+            available_elements(), cfg.video.encoder, cfg.video.codec
+        )
+        require_elements((*encoder_elements(spec), *client_elements(cfg.video.codec)))
         hook = self._hook or (load_hook(cfg.hook) if cfg.hook else None)
-        self.processor = FrameProcessor(cfg.video.width, cfg.video.height, hook)
+        overlay = StatusOverlay(self._overlay_figures) if cfg.overlay else None
+        self.processor = FrameProcessor(cfg.video.width, cfg.video.height, hook, overlay)
         if self._source is None and cfg.source.kind != "api":
             self._source = open_source(cfg.source, cfg.video)
         try:
-            encoder = self.encoder = H264Encoder(cfg.video, on_error=self._on_pipeline_error)
+            encoder = self.encoder = H264Encoder(
+                cfg.video, on_error=self._on_pipeline_error, encoder=spec
+            )
             encoder.start()
             rtsp = self.rtsp = RtspServer(cfg.rtsp, cfg.video, encoder)
             rtsp.start()
+            if cfg.http.enabled and cfg.http.port:
+                self.http = HttpServer(cfg.http, self)
+                self.http.start()
             mainloop = self._mainloop = MainLoopThread()
             mainloop.start()
         except BaseException:
@@ -87,14 +130,19 @@ class Streamer:
             self._spawn("capture", self._capture_loop)
         if self._log_stats:
             self._spawn("stats", self._stats_loop)
+        self.memory.maybe_sample()
+        self._spawn("monitor", self._monitor_loop)
         log.info(
-            "streaming %s at %dx%d@%d to %s",
+            "streaming %s at %dx%d@%d with %s to %s%s",
             self.source_name,
             cfg.video.width,
             cfg.video.height,
             cfg.video.fps,
+            spec.name,
             cfg.rtsp.url(),
+            f", status page http://127.0.0.1:{self.http.port}/" if self.http else "",
         )
+        self.notifier.ready(f"streaming to {cfg.rtsp.url()}")
 
     def _spawn(self, name: str, target: object) -> None:
         t = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
@@ -125,6 +173,9 @@ class Streamer:
             if t is not threading.current_thread():
                 t.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
+        self.notifier.stopping()
+        if self.http is not None:
+            self.http.stop()
         if self.rtsp is not None:
             self.rtsp.stop()
         if self.encoder is not None:
@@ -133,6 +184,7 @@ class Streamer:
             self._mainloop.stop()
         if self._source is not None:
             self._source.close()
+        self.notifier.close()
         if self._started_at:
             log.info(summary_line(self.frames, time.monotonic() - self._started_at))
 
@@ -155,11 +207,52 @@ class Streamer:
         with self._push_lock:
             self.frames += 1
             self._fps.tick()
+            now = self._last_frame_at = time.monotonic()
+            snapshot_due = (
+                now < self._snapshot_wanted_until and now - self._latest_at >= self._snapshot_period
+            )
             if not encoder.wanted:
                 self.idle_frames += 1
+                if snapshot_due:
+                    processor.process(frame)
+                    self._keep_latest(processor, now)
                 return True
             i420 = processor.process(frame)
+            if snapshot_due:
+                self._keep_latest(processor, now)
             return bool(encoder.push_i420(i420))
+
+    def _overlay_figures(self) -> tuple[int, float]:
+        return self.frames, self._fps.fps
+
+    def _keep_latest(self, processor: FrameProcessor, now: float) -> None:
+        """Copy the frame just processed (hook and overlay drawn) into the one reused buffer."""
+        if processor.last_bgr is None:
+            return
+        with self._latest_lock:
+            np.copyto(self._latest, processor.last_bgr)
+            self._latest_at = now
+        self._latest_event.set()
+
+    def snapshot_jpeg(self, quality: int = 80, wait_s: float = 1.0) -> bytes | None:
+        """The latest frame as JPEG, encoded on request and at most `snapshot_max_fps` times a
+        second (cached in between); None before any frame. No second video encoder."""
+        with self._jpeg_lock:
+            now = time.monotonic()
+            if self._jpeg is not None and now - self._jpeg_at < self._snapshot_period:
+                return self._jpeg
+            self._latest_event.clear()
+            self._snapshot_wanted_until = now + SNAPSHOT_KEEP_S
+            if now - self._latest_at > self._snapshot_period * 2:
+                self._latest_event.wait(wait_s)  # the push path copies the next frame
+            with self._latest_lock:
+                if not self._latest_at:
+                    return None
+                ok, buf = cv2.imencode(".jpg", self._latest, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            if not ok:
+                return None
+            self._jpeg, self._jpeg_at = buf.tobytes(), time.monotonic()
+            return self._jpeg
 
     def _capture_loop(self) -> None:
         source = self._source
@@ -192,6 +285,7 @@ class Streamer:
         source.close()
         try:
             source.open()
+            self.source_restarts += 1
             log.info("source %s re-opened", source.name)
         except CameraStreamingError as exc:
             log.debug("re-open failed: %s", exc)
@@ -212,7 +306,51 @@ class Streamer:
             heap_bytes=allocator_in_use(),
             encoded=enc.frames_out if enc else 0,
             hook_errors=self.processor.hook_errors if self.processor else 0,
+            bytes_sent=rtsp.bytes_sent if rtsp else 0,
+            hook_seconds=self.processor.hook_seconds if self.processor else 0.0,
+            encoder=self.encoder_spec.name if self.encoder_spec else "",
+            source_restarts=self.source_restarts,
+            idle_frames=self.idle_frames,
+            keyframes=enc.keyframes_out if enc else 0,
+            last_frame_age_s=time.monotonic() - self._last_frame_at
+            if self._last_frame_at
+            else None,
+            outputs=(("rtsp", bool(rtsp is not None and enc is not None and enc.running)),),
         )
+
+    def memory_history(self) -> list[tuple[float, int, int | None]]:
+        return self.memory.samples()
+
+    def describe(self) -> Mapping[str, Any]:
+        """Static facts for /api/status and the status page."""
+        from . import __version__
+
+        cfg = self.config
+        urls = [cfg.rtsp.url()]
+        if cfg.rtsp.bind in ("0.0.0.0", "::"):
+            urls.append(cfg.rtsp.url(socket.gethostname()))
+        return {
+            "version": __version__,
+            "urls": urls,
+            "source": self.source_name,
+            "video": f"{cfg.video.width}x{cfg.video.height}@{cfg.video.fps} "
+            f"{cfg.video.bitrate_kbps} kbps",
+            "codec": cfg.video.codec,
+            "encoder": self.encoder_spec.name if self.encoder_spec else "",
+        }
+
+    def _monitor_loop(self) -> None:
+        """Memory history for the status page; systemd's watchdog, fed only while frames
+        flow (a process alive but stuck gets restarted)."""
+        notifier = self.notifier
+        watchdog_s = notifier.watchdog_s
+        period = min(1.0, watchdog_s / 3) if watchdog_s else 1.0
+        stale_s = min(self.config.http.health_timeout_s, watchdog_s or 1e9)
+        while not self._stop.wait(period):
+            self.memory.maybe_sample()
+            if watchdog_s and self._last_frame_at:
+                if time.monotonic() - self._last_frame_at < stale_s:
+                    notifier.watchdog()
 
     def _stats_loop(self) -> None:
         interval = self.config.stats_interval_s
