@@ -50,7 +50,7 @@ def colour(track_id: int | None) -> tuple[int, int, int]:
 
 
 def _scale(frame: np.ndarray) -> float:
-    return max(0.4, frame.shape[0] / 720)
+    return max(0.75, frame.shape[0] / 720)
 
 
 def put_label(

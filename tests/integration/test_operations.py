@@ -130,7 +130,7 @@ def test_status_page_in_headless_chromium(port: int, tmp_path: Path) -> None:
             assert "rtsp://127.0.0.1:" in html and "frames flowing" in html
             assert 'data-loaded="1"' in html  # the snapshot <img> loaded and decoded
             points = int(html.split('data-points="', 1)[1].split('"', 1)[0])
-            chart = html.split("<svg id=\"chart\"", 1)[1].split("</svg>", 1)[0]
+            chart = html.split('<svg id="chart"', 1)[1].split("</svg>", 1)[0]
             assert points >= 3 and chart.count("<polyline") == 2  # RSS and allocator lines
             shot = tmp_path / "status-page.png"
             out = chromium(url, "--window-size=1200,800", f"--screenshot={shot}", tmp=tmp_path)

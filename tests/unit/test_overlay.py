@@ -46,3 +46,14 @@ def test_processor_runs_the_overlay_after_the_hook_on_its_own_buffer() -> None:
     proc2 = FrameProcessor(64, 48, overlay=lambda f: f.fill(255))
     proc2.process(src)
     assert not src.any()  # the source's array is never drawn on
+
+
+def test_the_fake_detector_example_draws_through_the_hook() -> None:
+    from camera_streaming.frames import load_hook
+    from conftest import ROOT
+
+    hook = load_hook(f"{ROOT / 'examples' / 'detections_overlay.py'}:hook")
+    frame = np.zeros((360, 640, 3), np.uint8)
+    for _ in range(5):
+        hook(frame)
+    assert frame.any()
