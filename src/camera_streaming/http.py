@@ -111,6 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
     server_version = "camera-streaming"
+    timeout = 15  # seconds a silent client may hold its connection (and thread)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("http %s " + format, self.client_address[0], *args)

@@ -82,7 +82,7 @@ class Streamer:
         self.source_restarts = 0
         self._last_frame_at = 0.0
         # /snapshot.jpg: one reused copy of the latest BGR frame, refreshed only on demand.
-        self._latest = np.zeros((config.video.height, config.video.width, 3), np.uint8)
+        self._latest: np.ndarray | None = None  # allocated once, on the first request
         self._latest_lock = threading.Lock()
         self._latest_at = 0.0
         self._latest_event = threading.Event()
@@ -230,6 +230,8 @@ class Streamer:
         if processor.last_bgr is None:
             return
         with self._latest_lock:
+            if self._latest is None:
+                self._latest = np.empty_like(processor.last_bgr)
             np.copyto(self._latest, processor.last_bgr)
             self._latest_at = now
         self._latest_event.set()
@@ -246,7 +248,7 @@ class Streamer:
             if now - self._latest_at > self._snapshot_period * 2:
                 self._latest_event.wait(wait_s)  # the push path copies the next frame
             with self._latest_lock:
-                if not self._latest_at:
+                if self._latest is None:
                     return None
                 ok, buf = cv2.imencode(".jpg", self._latest, [cv2.IMWRITE_JPEG_QUALITY, quality])
             if not ok:

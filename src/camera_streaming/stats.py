@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -16,17 +17,20 @@ Clock = Callable[[], float]
 
 
 class FpsMeter:
-    """Frames per second over a sliding window of `window` seconds."""
+    """Frames per second over a sliding window of `window` seconds. `tick()` from the frame
+    thread and `fps` from stats/HTTP threads may run at once: a lock guards the trimming."""
 
     def __init__(self, window: float = 1.0, clock: Clock = time.monotonic) -> None:
         self.window = window
         self.clock = clock
         self._times: deque[float] = deque()
+        self._lock = threading.Lock()
 
     def tick(self) -> None:
         now = self.clock()
-        self._times.append(now)
-        self._trim(now)
+        with self._lock:
+            self._times.append(now)
+            self._trim(now)
 
     def _trim(self, now: float) -> None:
         times = self._times
@@ -36,8 +40,9 @@ class FpsMeter:
     @property
     def fps(self) -> float:
         now = self.clock()
-        self._trim(now)
-        return len(self._times) / self.window
+        with self._lock:
+            self._trim(now)
+            return len(self._times) / self.window
 
 
 def average_fps(frames: int, seconds: float) -> float:
