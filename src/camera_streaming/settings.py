@@ -120,6 +120,9 @@ def add_flags(parser: argparse.ArgumentParser, table: Sequence[Setting] = SETTIN
         if s.type is bool:
             parser.add_argument(s.flag, dest=s.name, action="store_const", const=s.const,
                                 default=argparse.SUPPRESS, help=text)  # fmt: skip
+        elif s.type is list:  # repeat the flag: --user a:b --user c:d
+            parser.add_argument(s.flag, dest=s.name, action="append", default=argparse.SUPPRESS,
+                                metavar=s.metavar or None, help=text)  # fmt: skip
         else:
             kind = s.type if s.type in (int, float) else str
             parser.add_argument(s.flag, dest=s.name, type=kind, default=argparse.SUPPRESS,

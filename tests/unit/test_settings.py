@@ -209,3 +209,20 @@ def test_flags_are_generated_from_the_table() -> None:
     args = p.parse_args(["--width", "640", "--no-http", "--overlay"])
     assert vars(args) == {"video.width": 640, "http.enabled": False, "video.overlay": True}
     assert vars(p.parse_args([])) == {}
+
+
+def test_a_list_setting_is_one_row(tmp_path: Path) -> None:
+    """How issue 4/5 keys will look: a list from a TOML array, a repeated flag, or a
+    comma-separated variable (mapped onto an existing field, so not validated here)."""
+    from camera_streaming.settings import Effective, Setting, build, parse_text, read_toml
+
+    row = Setting("auth", "users", "hook", list, "--user", "USER:PASS", "users", secret=True)
+    table = (*[s for s in SETTINGS if s.name != "video.hook"], row)
+    p = argparse.ArgumentParser()
+    add_flags(p, table)
+    assert vars(p.parse_args(["--user", "a:b", "--user", "c:d"])) == {"auth.users": ["a:b", "c:d"]}
+    assert parse_text(row, "x:y, z:w", row.env) == ["x:y", "z:w"]
+    assert row.env == "CAMERA_STREAMING_USER"
+    assert read_toml(write(tmp_path, '[auth]\nusers = ["a:b"]\n')) == {"auth": {"users": ["a:b"]}}
+    e = Effective(build({"auth.users": ["a:b"]}, table), {"auth.users": "file"}, None)
+    assert e.config.hook == ["a:b"] and 'users = ["********"]  # file' in render(e, table)
