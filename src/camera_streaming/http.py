@@ -151,6 +151,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    block_on_close = False  # keep no list of request threads: weeks of scrapes, flat memory
     allow_reuse_address = True
     app: HttpServer
 

@@ -150,3 +150,27 @@ def test_memory_history_is_bounded_and_paced() -> None:
         assert h.maybe_sample(10 + i, None)
     assert [s[1] for s in h.samples()] == [12, 13, 14]
     assert h.samples()[-1][0] == 1050.0
+
+
+def test_many_requests_leave_no_threads_or_memory_behind(
+    server: tuple[HttpServer, FakeStatus],
+) -> None:
+    import threading
+    import time
+
+    from camera_streaming.stats import rss_bytes
+
+    srv, status = server
+    status.jpeg = b"\xff\xd8" + b"x" * 50_000
+    paths = ("/metrics", "/api/status", "/snapshot.jpg", "/healthz", "/")
+    for _ in range(40):  # warm-up
+        for p in paths:
+            get(srv, p)
+    time.sleep(0.2)
+    threads, rss = threading.active_count(), rss_bytes()
+    for _ in range(120):
+        for p in paths:
+            get(srv, p)
+    time.sleep(0.3)
+    assert threading.active_count() <= threads
+    assert rss_bytes() - rss < 3_000_000
