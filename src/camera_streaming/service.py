@@ -95,26 +95,25 @@ class Streamer:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         from .gst.encoder import H264Encoder
-        from .gst.encoders import select_encoder
-        from .gst.launch import client_elements, encoder_elements
+        from .gst.encoders import AUTO, fallbacks, select_encoder
+        from .gst.launch import client_elements
         from .gst.rtsp import RtspServer
         from .gst.runtime import MainLoopThread, available_elements, require_elements
 
         cfg = self.config
-        spec = self.encoder_spec = select_encoder(
-            available_elements(), cfg.video.encoder, cfg.video.codec
-        )
-        require_elements((*encoder_elements(spec), *client_elements(cfg.video.codec)))
+        available = available_elements()
+        spec = select_encoder(available, cfg.video.encoder, cfg.video.codec)
+        # auto: if the picked encoder cannot start, the next usable one is tried
+        specs = [spec, *(fallbacks(spec, available) if cfg.video.encoder == AUTO else [])]
+        # The encoder branch's elements were checked by select_encoder; these are common.
+        require_elements(("appsrc", "appsink", *client_elements(cfg.video.codec)))
         hook = self._hook or (load_hook(cfg.hook) if cfg.hook else None)
         overlay = StatusOverlay(self._overlay_figures) if cfg.overlay else None
         self.processor = FrameProcessor(cfg.video.width, cfg.video.height, hook, overlay)
         if self._source is None and cfg.source.kind != "api":
             self._source = open_source(cfg.source, cfg.video)
         try:
-            encoder = self.encoder = H264Encoder(
-                cfg.video, on_error=self._on_pipeline_error, encoder=spec
-            )
-            encoder.start()
+            encoder = self.encoder = self._start_encoder(H264Encoder, specs)
             rtsp = self.rtsp = RtspServer(cfg.rtsp, cfg.video, encoder)
             rtsp.start()
             if cfg.http.enabled and cfg.http.port:
@@ -138,11 +137,25 @@ class Streamer:
             cfg.video.width,
             cfg.video.height,
             cfg.video.fps,
-            spec.name,
+            self.encoder_spec.name if self.encoder_spec else "?",
             cfg.rtsp.url(),
             f", status page http://127.0.0.1:{self.http.port}/" if self.http else "",
         )
         self.notifier.ready(f"streaming to {cfg.rtsp.url()}")
+
+    def _start_encoder(self, factory: Any, specs: list[EncoderSpec]) -> H264Encoder:
+        for i, spec in enumerate(specs):
+            encoder = factory(self.config.video, on_error=self._on_pipeline_error, encoder=spec)
+            try:
+                encoder.start()
+            except PipelineError as exc:
+                if i + 1 == len(specs):
+                    raise
+                log.warning("%s; trying %s instead", exc, specs[i + 1].name)
+                continue
+            self.encoder_spec = spec
+            return encoder  # type: ignore[no-any-return]
+        raise AssertionError("no encoder to start")
 
     def _spawn(self, name: str, target: object) -> None:
         t = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]

@@ -203,3 +203,20 @@ def test_watchdog_only_while_frames_flow(
             assert b"WATCHDOG=1" not in received(1.0)
     finally:
         sock.close()
+
+
+def test_auto_falls_back_when_the_picked_encoder_cannot_start(
+    port: int, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A registry that claims a Rockchip encoder (absent here, so its pipeline cannot be
+    built): auto picks mpph264enc, fails, logs it and streams with the next usable one."""
+    from camera_streaming.gst import runtime
+
+    real = runtime.available_elements
+    monkeypatch.setattr(runtime, "available_elements", lambda: real() | {"mpph264enc"})
+    config = make_config(port)
+    with running(config) as streamer:
+        assert streamer.snapshot().encoder == "x264enc"
+        assert ffprobe_stream(config.rtsp.url())["codec_name"] == "h264"
+    assert any("mpph264enc" in r.getMessage() and "x264enc" in r.getMessage()
+               for r in caplog.records)  # fmt: skip

@@ -142,3 +142,12 @@ def test_h265_client_media_uses_rtph265pay() -> None:
     assert "rtph265pay name=pay0" in s and "video/x-h265" in s and "264" not in s
     assert "rtph264pay name=pay0" in client_media_launch(VideoConfig())
     assert "x265enc name=enc" in encoder_launch(VideoConfig(codec="h265"))
+
+
+def test_fallbacks_are_the_next_usable_encoders() -> None:
+    from camera_streaming.gst.encoders import fallbacks
+
+    names = [e.name for e in fallbacks(BY_NAME["mpph264enc"], ROCKCHIP | {"openh264enc"})]
+    assert names == ["x264enc", "openh264enc"]
+    assert fallbacks(BY_NAME["openh264enc"], X86) == []
+    assert [e.name for e in fallbacks(BY_NAME["nvv4l2h265enc"], JETSON | X86)] == ["x265enc"]

@@ -15,7 +15,7 @@ from ..config import VideoConfig
 from ..errors import PipelineError
 from .encoders import EncoderSpec
 from .launch import encoder_launch
-from .runtime import Gst, GstVideo, bus_error, init
+from .runtime import GLib, Gst, GstVideo, bus_error, init
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,11 @@ class H264Encoder:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         init()
-        pipeline = Gst.parse_launch(encoder_launch(self.video, INPUT_QUEUE, self.spec))
+        try:
+            pipeline = Gst.parse_launch(encoder_launch(self.video, INPUT_QUEUE, self.spec))
+        except GLib.Error as exc:  # e.g. a property this version of the element lacks
+            name = self.spec.name if self.spec is not None else "x264enc"
+            raise PipelineError(name, f"cannot build the encoder pipeline: {exc.message}") from None
         self._appsrc = pipeline.get_by_name("src")
         self._appsink = pipeline.get_by_name("sink")
         self._handler_ids.append(

@@ -196,6 +196,13 @@ def select_encoder(
     raise _missing(missing)
 
 
+def fallbacks(spec: EncoderSpec, available: Collection[str]) -> list[EncoderSpec]:
+    """Usable encoders after `spec`, best first: what `auto` tries when `spec` fails to start
+    (a hardware encoder whose device is busy, or whose plugin lacks a property we set)."""
+    rest = candidates(spec.codec)
+    return [e for e in rest[rest.index(spec) + 1 :] if usable(e, available)]
+
+
 def encoder_table(
     available: Collection[str], codec: str = "h264"
 ) -> list[tuple[str, str, str, str, str]]:
