@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 SOURCE_RETRY_S = (0.5, 1.0, 2.0, 5.0)
 MEMORY_SAMPLE_S = 10.0  # the status page's memory chart: one sample every 10 s, one hour kept
 SNAPSHOT_KEEP_S = 10.0  # keep copying frames for /snapshot.jpg this long after a request
+STATUS_INTERVAL_S = 10.0  # systemd STATUS= line
 
 
 class Streamer:
@@ -361,11 +362,19 @@ class Streamer:
         watchdog_s = notifier.watchdog_s
         period = min(1.0, watchdog_s / 3) if watchdog_s else 1.0
         stale_s = min(self.config.http.health_timeout_s, watchdog_s or 1e9)
+        next_status = 0.0
         while not self._stop.wait(period):
             self.memory.maybe_sample()
-            if watchdog_s and self._last_frame_at:
-                if time.monotonic() - self._last_frame_at < stale_s:
-                    notifier.watchdog()
+            now = time.monotonic()
+            if watchdog_s and self._last_frame_at and now - self._last_frame_at < stale_s:
+                notifier.watchdog()
+            if notifier.enabled and now >= next_status:  # what `systemctl status` shows
+                next_status = now + STATUS_INTERVAL_S
+                s = self.snapshot()
+                notifier.status(
+                    f"{s.fps:.1f} fps, {s.clients} client(s), {s.encoder}, "
+                    f"RSS {s.rss_bytes / 1e6:.0f} MB"
+                )
 
     def _stats_loop(self) -> None:
         interval = self.config.stats_interval_s
