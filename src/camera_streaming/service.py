@@ -15,12 +15,11 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
 
 from .config import Config, validate
 from .errors import CameraStreamingError, PipelineError
-from .frames import FrameHook, FrameProcessor, load_hook
+from .frames import FrameHook, FrameProcessor, LatestFrame, load_hook
 from .http import HttpServer
 from .notify import Notifier
 from .overlay import StatusOverlay
@@ -44,7 +43,6 @@ log = logging.getLogger(__name__)
 
 SOURCE_RETRY_S = (0.5, 1.0, 2.0, 5.0)
 MEMORY_SAMPLE_S = 10.0  # the status page's memory chart: one sample every 10 s, one hour kept
-SNAPSHOT_KEEP_S = 10.0  # keep copying frames for /snapshot.jpg this long after a request
 STATUS_INTERVAL_S = 10.0  # systemd STATUS= line
 
 
@@ -82,16 +80,7 @@ class Streamer:
         self.memory = MemoryHistory(capacity=int(3600 / MEMORY_SAMPLE_S), interval=MEMORY_SAMPLE_S)
         self.source_restarts = 0
         self._last_frame_at = 0.0
-        # /snapshot.jpg: one reused copy of the latest BGR frame, refreshed only on demand.
-        self._latest: np.ndarray | None = None  # allocated once, on the first request
-        self._latest_lock = threading.Lock()
-        self._latest_at = 0.0
-        self._latest_event = threading.Event()
-        self._snapshot_wanted_until = 0.0
-        self._snapshot_period = 1.0 / config.http.snapshot_max_fps
-        self._jpeg_lock = threading.Lock()
-        self._jpeg: bytes | None = None
-        self._jpeg_at = 0.0
+        self.latest = LatestFrame(config.http.snapshot_max_fps)  # for /snapshot.jpg
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -222,53 +211,24 @@ class Streamer:
             self.frames += 1
             self._fps.tick()
             now = self._last_frame_at = time.monotonic()
-            snapshot_due = (
-                now < self._snapshot_wanted_until and now - self._latest_at >= self._snapshot_period
-            )
+            snapshot_due = self.latest.due(now)
             if not encoder.wanted:
                 self.idle_frames += 1
-                if snapshot_due:
+                if snapshot_due:  # someone asked for /snapshot.jpg: process this one
                     processor.process(frame)
-                    self._keep_latest(processor, now)
+                    self.latest.keep(processor.last_bgr, now)
                 return True
             i420 = processor.process(frame)
             if snapshot_due:
-                self._keep_latest(processor, now)
+                self.latest.keep(processor.last_bgr, now)
             return bool(encoder.push_i420(i420))
 
     def _overlay_figures(self) -> tuple[int, float]:
         return self.frames, self._fps.fps
 
-    def _keep_latest(self, processor: FrameProcessor, now: float) -> None:
-        """Copy the frame just processed (hook and overlay drawn) into the one reused buffer."""
-        if processor.last_bgr is None:
-            return
-        with self._latest_lock:
-            if self._latest is None:
-                self._latest = np.empty_like(processor.last_bgr)
-            np.copyto(self._latest, processor.last_bgr)
-            self._latest_at = now
-        self._latest_event.set()
-
-    def snapshot_jpeg(self, quality: int = 80, wait_s: float = 1.0) -> bytes | None:
-        """The latest frame as JPEG, encoded on request and at most `snapshot_max_fps` times a
-        second (cached in between); None before any frame. No second video encoder."""
-        with self._jpeg_lock:
-            now = time.monotonic()
-            if self._jpeg is not None and now - self._jpeg_at < self._snapshot_period:
-                return self._jpeg
-            self._latest_event.clear()
-            self._snapshot_wanted_until = now + SNAPSHOT_KEEP_S
-            if now - self._latest_at > self._snapshot_period * 2:
-                self._latest_event.wait(wait_s)  # the push path copies the next frame
-            with self._latest_lock:
-                if self._latest is None:
-                    return None
-                ok, buf = cv2.imencode(".jpg", self._latest, [cv2.IMWRITE_JPEG_QUALITY, quality])
-            if not ok:
-                return None
-            self._jpeg, self._jpeg_at = buf.tobytes(), time.monotonic()
-            return self._jpeg
+    def snapshot_jpeg(self) -> bytes | None:
+        """The latest frame as JPEG (see `frames.LatestFrame`); None before any frame."""
+        return self.latest.jpeg()
 
     def _capture_loop(self) -> None:
         source = self._source
