@@ -112,3 +112,22 @@ def test_systemd_ready_watchdog_and_json_logs(tmp_path: Path) -> None:
     records = [json.loads(ln) for ln in err.splitlines() if ln.strip()]
     assert any("fps=" in r["msg"] for r in records)
     assert {"ts", "level", "logger", "msg"} <= set(records[0])
+
+
+def test_systemd_unit_is_valid_and_notify_type(tmp_path: Path) -> None:
+    from conftest import ROOT, require_tool
+
+    text = (ROOT / "packaging" / "camera-streaming.service").read_text()
+    for line in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "NotifyAccess=main"):
+        assert line in text
+    unit = tmp_path / "camera-streaming.service"
+    exe = f"{sys.executable} -m camera_streaming"
+    unit.write_text(text.replace("/opt/camera-streaming/.venv/bin/camera-streaming", exe))
+    out = subprocess.run(
+        [require_tool("systemd-analyze"), "verify", str(unit)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert out.returncode == 0 and not out.stderr.strip(), out.stderr
+    conf = ROOT / "packaging" / "camera-streaming.toml"
+    shown = run_cli("--config", str(conf), "--print-config")
+    assert shown.returncode == 0 and "# file" in shown.stdout, shown.stderr
