@@ -89,6 +89,10 @@ function chart(mem) {
       '" stroke="#e3e6ea"/><text x="' + (P + 2) + '" y="' + (y(v) - 3) +
       '" font-size="10" fill="#889">' + fmtMB(v) + "</text>";
   }
+  const hhmm = t => new Date(t * 1000).toTimeString().slice(0, 8);
+  grid += '<text x="' + P + '" y="' + (H - 6) + '" font-size="10" fill="#889">' + hhmm(t0) +
+    '</text><text x="' + (W - P) + '" y="' + (H - 6) +
+    '" font-size="10" fill="#889" text-anchor="end">' + hhmm(t1) + "</text>";
   svg.innerHTML = grid + line(1, "#2563eb") + line(2, "#ea7a14");
   svg.dataset.points = mem.length;
   document.getElementById("range").textContent =
