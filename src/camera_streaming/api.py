@@ -35,10 +35,12 @@ class RtspStreamer:
         http_port: int = 0,
         overlay: bool = False,
         encoder: str = "auto",
+        notify_systemd: bool = False,
     ) -> None:
         """`http_port`: serve /metrics, /healthz, /api/status, /snapshot.jpg and the status
         page there (0, the default for the API: no HTTP port). `overlay`: draw time, frame
-        index and FPS. `encoder`: auto or an element name (see `--list-encoders`)."""
+        index and FPS. `encoder`: auto or an element name (see `--list-encoders`).
+        `notify_systemd`: send READY=1/WATCHDOG=1 to systemd (off: your program may do its own)."""
         self.config = Config(
             video=VideoConfig(
                 width=width,
@@ -55,6 +57,7 @@ class RtspStreamer:
             overlay=overlay,
         )
         self._hook = hook
+        self._notify_systemd = notify_systemd
         self._log_stats = bool(stats_interval_s)
         self._streamer: Streamer | None = None
 
@@ -62,7 +65,12 @@ class RtspStreamer:
         """Start the RTSP server; raises `CameraStreamingError` (e.g. port busy)."""
         if self._streamer is not None:
             return
-        streamer = Streamer(self.config, hook=self._hook, log_stats=self._log_stats)
+        streamer = Streamer(
+            self.config,
+            hook=self._hook,
+            log_stats=self._log_stats,
+            notify_systemd=self._notify_systemd,
+        )
         streamer.start()
         self._streamer = streamer
 

@@ -55,6 +55,7 @@ class Streamer:
         hook: FrameHook | None = None,
         source: FrameSource | None = None,
         log_stats: bool = True,
+        notify_systemd: bool = True,
     ) -> None:
         self.config = validate(config)
         self._log_stats = log_stats
@@ -76,7 +77,8 @@ class Streamer:
         self.processor: FrameProcessor | None = None
         self.http: HttpServer | None = None
         self.encoder_spec: EncoderSpec | None = None
-        self.notifier = Notifier()
+        # READY/WATCHDOG/STOPPING to $NOTIFY_SOCKET when systemd started us (notify.py)
+        self.notifier = Notifier() if notify_systemd else Notifier({})
         self.memory = MemoryHistory(capacity=int(3600 / MEMORY_SAMPLE_S), interval=MEMORY_SAMPLE_S)
         self.source_restarts = 0
         self._last_frame_at = 0.0
