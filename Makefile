@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 ARGS ?= --rtsp
 
-.PHONY: setup setup-dev run test check soak bench clean
+.PHONY: setup setup-dev run doctor test check soak bench screenshot clean
 
 setup:
 	bash scripts/setup.sh
@@ -12,6 +12,9 @@ setup-dev:
 
 run: setup
 	$(PY) -m camera_streaming $(ARGS)
+
+doctor: setup
+	$(PY) -m camera_streaming doctor
 
 test: setup-dev
 	$(PY) -m pytest -m "not soak" -q tests
@@ -23,6 +26,10 @@ check: setup-dev
 
 soak: setup-dev
 	$(PY) -m pytest -m soak -q -s tests/soak
+
+# Refresh docs/images/status-page.png from the headless-Chromium test.
+screenshot: setup-dev
+	CAMERA_STREAMING_UPDATE_DOCS=1 $(PY) -m pytest -q tests/integration/test_operations.py -k chromium
 
 bench: setup-dev
 	$(PY) -m bench

@@ -99,6 +99,7 @@ def main() -> None:
             str(a.fps),
             "--stats-interval",
             "60",
+            "--no-http",
         ]
         r = measure(cmd, f"rtsp://127.0.0.1:{port}/stream", port, n, a.seconds)
         print(

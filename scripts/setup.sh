@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what camera-streaming needs on Debian 12/13 or Ubuntu 22.04+ (apt packages when
 # missing, a venv at .venv using the system's PyGObject/gst-python, the package in editable mode).
-# Usage: scripts/setup.sh [--dev]    (--dev adds test tools and the real RTSP/RTMP peers)
+# Usage: scripts/setup.sh [--dev]    (--dev adds test tools, the real RTSP/RTMP peers and
+#                                     headless Chromium for the status page)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dev=0; [ "${1:-}" = "--dev" ] && dev=1
@@ -11,7 +12,7 @@ pkgs=(python3-venv python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-pl
       gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp
       gstreamer1.0-tools)
 if [ "$dev" = 1 ]; then
-  pkgs+=(ffmpeg procps)
+  pkgs+=(ffmpeg procps chromium systemd)  # chromium: status-page test; systemd: unit check
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from camera_streaming.config import Config, RtspConfig, SourceSpec, VideoConfig
+from camera_streaming.config import Config, HttpConfig, RtspConfig, SourceSpec, VideoConfig
 from camera_streaming.service import Streamer
 from camera_streaming.sources import FrameSource, TestPatternSource, read_code
 
@@ -55,13 +55,20 @@ class SwitchableSource(FrameSource):
 
 
 def make_config(
-    port: int, width: int = 320, height: int = 240, fps: int = 30, **rtsp: object
+    port: int,
+    width: int = 320,
+    height: int = 240,
+    fps: int = 30,
+    http: HttpConfig | None = None,
+    **rtsp: object,
 ) -> Config:
+    """A test-pattern config on 127.0.0.1; no HTTP port unless `http` is given."""
     return Config(
         video=VideoConfig(width=width, height=height, fps=fps, bitrate_kbps=1000),
         rtsp=RtspConfig(port=port, bind="127.0.0.1", **rtsp),  # type: ignore[arg-type]
         source=SourceSpec("test"),
         stats_interval_s=1.0,
+        http=http or HttpConfig(enabled=False),
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from .api import RtspStreamer
-from .config import Config, RtspConfig, SourceSpec, VideoConfig
+from .config import Config, HttpConfig, RtspConfig, SourceSpec, VideoConfig
 from .errors import (
     CameraStreamingError,
     ConfigError,
@@ -15,6 +15,7 @@ from .errors import (
     PortInUseError,
     SourceError,
 )
+from .overlay import Track, draw_stream_overlay
 
 __version__ = "0.1.0"
 __all__ = [
@@ -23,6 +24,9 @@ __all__ = [
     "RtspConfig",
     "SourceSpec",
     "VideoConfig",
+    "HttpConfig",
+    "Track",
+    "draw_stream_overlay",
     "CameraStreamingError",
     "ConfigError",
     "MissingElementError",

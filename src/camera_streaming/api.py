@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import Config, RtspConfig, SourceSpec, VideoConfig
+from .config import Config, HttpConfig, RtspConfig, SourceSpec, VideoConfig
 from .frames import FrameHook
 from .service import Streamer
 from .stats import Snapshot
@@ -32,7 +32,15 @@ class RtspStreamer:
         max_clients: int = 0,
         hook: FrameHook | None = None,
         stats_interval_s: float = 0,
+        http_port: int = 0,
+        overlay: bool = False,
+        encoder: str = "auto",
+        notify_systemd: bool = False,
     ) -> None:
+        """`http_port`: serve /metrics, /healthz, /api/status, /snapshot.jpg and the status
+        page there (0, the default for the API: no HTTP port). `overlay`: draw time, frame
+        index and FPS. `encoder`: auto or an element name (see `--list-encoders`).
+        `notify_systemd`: send READY=1/WATCHDOG=1 to systemd (off: your program may do its own)."""
         self.config = Config(
             video=VideoConfig(
                 width=width,
@@ -40,12 +48,16 @@ class RtspStreamer:
                 fps=fps,
                 bitrate_kbps=bitrate_kbps,
                 keyframe_interval_s=keyframe_interval_s,
+                encoder=encoder,
             ),
             rtsp=RtspConfig(port=port, path=path, bind=bind, max_clients=max_clients),
             source=SourceSpec("api"),
             stats_interval_s=stats_interval_s or 1.0,
+            http=HttpConfig(enabled=bool(http_port), port=http_port, bind=bind),
+            overlay=overlay,
         )
         self._hook = hook
+        self._notify_systemd = notify_systemd
         self._log_stats = bool(stats_interval_s)
         self._streamer: Streamer | None = None
 
@@ -53,7 +65,12 @@ class RtspStreamer:
         """Start the RTSP server; raises `CameraStreamingError` (e.g. port busy)."""
         if self._streamer is not None:
             return
-        streamer = Streamer(self.config, hook=self._hook, log_stats=self._log_stats)
+        streamer = Streamer(
+            self.config,
+            hook=self._hook,
+            log_stats=self._log_stats,
+            notify_systemd=self._notify_systemd,
+        )
         streamer.start()
         self._streamer = streamer
 

@@ -11,9 +11,12 @@ import sys
 from typing import Any, NoReturn
 
 from . import __version__
-from .config import Config, RtspConfig, SourceSpec, VideoConfig, validate
-from .errors import CameraStreamingError, ConfigError, PipelineError
+from .config import Config
+from .errors import CameraStreamingError, PipelineError
+from .logs import configure_logging
 from .memory import limit_arenas
+from .settings import Effective, add_flags, render
+from .settings import load as load_settings
 
 PROG = "camera-streaming"
 log = logging.getLogger("camera_streaming")
@@ -29,7 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=PROG,
         description="Camera, file or test pattern -> one H.264 encode -> "
-        "RTSP to many clients, with flat memory.",
+        "RTSP to many clients, with flat memory. Settings come from the command line, then "
+        "CAMERA_STREAMING_* variables, then --config FILE, then defaults.",
+        epilog="'camera-streaming doctor' checks this machine: GStreamer elements, encoders, "
+        "cameras, ports.",
     )
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     p.add_argument(
@@ -37,90 +43,27 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve RTSP (the default output; kept for the seed's command line)",
     )
-    p.add_argument("--width", type=int, default=1280, help="frame width (default 1280)")
-    p.add_argument("--height", type=int, default=720, help="frame height (default 720)")
-    p.add_argument("--fps", type=int, default=25, help="frames per second (default 25)")
-    p.add_argument("--bitrate", type=int, default=2000, help="H.264 bitrate in kbps (2000)")
+    p.add_argument("--config", metavar="FILE", help="TOML settings file (docs/configuration.md)")
     p.add_argument(
-        "--keyframe-interval",
-        type=float,
-        default=1.0,
-        metavar="SECONDS",
-        help="seconds between keyframes (default 1)",
+        "--print-config",
+        action="store_true",
+        help="print the effective configuration (secrets masked) and exit",
     )
     p.add_argument(
-        "--source",
-        default="auto",
-        metavar="SPEC",
-        help="auto | test | v4l2:/dev/videoN | file:PATH (default auto: the first "
-        "camera that opens, else the test pattern)",
+        "--list-encoders",
+        action="store_true",
+        help="list the H.264/H.265 encoders, present or absent, and which auto picks",
     )
-    p.add_argument("--no-loop", action="store_true", help="do not loop a file source")
-    p.add_argument("--port", type=int, default=8554, help="RTSP port (default 8554)")
-    p.add_argument("--path", default="/stream", help="RTSP mount path (default /stream)")
-    p.add_argument(
-        "--bind",
-        default="0.0.0.0",
-        metavar="ADDRESS",
-        help="address to listen on (default 0.0.0.0)",
-    )
-    p.add_argument(
-        "--max-clients",
-        type=int,
-        default=0,
-        metavar="N",
-        help="refuse RTSP sessions beyond N with 503 (default 0: unlimited)",
-    )
-    p.add_argument(
-        "--session-timeout",
-        type=int,
-        default=30,
-        metavar="SECONDS",
-        help="drop sessions of clients silent this long (default 30)",
-    )
-    p.add_argument(
-        "--hook",
-        metavar="MODULE:FUNCTION",
-        help="call FUNCTION(frame) on every streamed BGR frame; it may draw in place",
-    )
-    p.add_argument(
-        "--stats-interval",
-        type=float,
-        default=1.0,
-        metavar="SECONDS",
-        help="seconds between stats lines (default 1)",
-    )
-    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    add_flags(p)
     return p
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    source = SourceSpec.parse(args.source, "--source")
-    if args.no_loop:
-        source = SourceSpec(source.kind, source.location, loop=False)
-    config = Config(
-        video=VideoConfig(
-            width=args.width,
-            height=args.height,
-            fps=args.fps,
-            bitrate_kbps=args.bitrate,
-            keyframe_interval_s=args.keyframe_interval,
-        ),
-        rtsp=RtspConfig(
-            port=args.port,
-            path=args.path,
-            bind=args.bind,
-            max_clients=args.max_clients,
-            session_timeout_s=args.session_timeout,
-        ),
-        source=source,
-        hook=args.hook,
-        stats_interval_s=args.stats_interval,
-    )
-    try:
-        return validate(config)
-    except ConfigError as exc:  # name the flag as the user typed it
-        raise ConfigError(f"--{exc.field.split('.')[-1]}", str(exc).split(": ", 1)[1]) from None
+    return effective_from_args(args).config
+
+
+def effective_from_args(args: argparse.Namespace) -> Effective:
+    return load_settings(vars(args), config_file=args.config)
 
 
 class _Signals:
@@ -157,16 +100,26 @@ def main(argv: list[str] | None = None) -> int:
         from .monitor import main as monitor_main
 
         return monitor_main(argv[1:])
+    if argv[:1] == ["doctor"]:
+        from .doctor import main as doctor_main
+
+        return doctor_main(argv[1:])
     args = build_parser().parse_args(argv)
     # Before any thread starts: at most 2 malloc arenas (docs/memory.md has the numbers).
     if os.environ.get("MALLOC_ARENA_MAX") is None:
         limit_arenas(2)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     try:
-        config = config_from_args(args)
+        effective = effective_from_args(args)
+        config = effective.config
+        if args.print_config:
+            sys.stdout.write(render(effective))
+            return 0
+        if args.list_encoders:
+            from .doctor import print_encoders
+
+            print_encoders(config.video.codec, config.video.encoder)
+            return 0
+        configure_logging(config.log.level, config.log.format)
         from .service import Streamer
 
         streamer = Streamer(config)

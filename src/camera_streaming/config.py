@@ -49,6 +49,8 @@ class VideoConfig:
     fps: int = 25
     bitrate_kbps: int = 2000
     keyframe_interval_s: float = 1.0
+    encoder: str = "auto"  # auto: the best one installed (gst/encoders.py), or an element name
+    codec: str = "h264"  # h264 | h265
 
     @property
     def keyframe_distance(self) -> int:
@@ -78,12 +80,32 @@ class RtspConfig:
 
 
 @dataclass(frozen=True)
+class HttpConfig:
+    """The HTTP side port: /metrics, /healthz, /api/status, /snapshot.jpg and the status page."""
+
+    enabled: bool = True
+    port: int = 8080
+    bind: str = "0.0.0.0"
+    health_timeout_s: float = 5.0  # /healthz answers 503 when no frame came for this long
+    snapshot_max_fps: float = 4.0  # /snapshot.jpg re-encodes at most this often
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: str = "info"
+    format: str = "text"  # text | json (one JSON object a line, for journald/Loki)
+
+
+@dataclass(frozen=True)
 class Config:
     video: VideoConfig = field(default_factory=VideoConfig)
     rtsp: RtspConfig = field(default_factory=RtspConfig)
     source: SourceSpec = field(default_factory=SourceSpec)
     hook: str | None = None  # "module:function"
     stats_interval_s: float = 1.0
+    http: HttpConfig = field(default_factory=HttpConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    overlay: bool = False  # the built-in time / frame / FPS overlay
 
     def with_video(self, **changes: object) -> Config:
         return replace(self, video=replace(self.video, **changes))  # type: ignore[arg-type]
@@ -127,8 +149,40 @@ def validate(config: Config) -> Config:
         raise ConfigError(
             "stats-interval", f"must be between 0.1 and 3600 seconds, got {config.stats_interval_s}"
         )
+    _validate_extras(config)
     if config.hook is not None:
         mod, sep, fn = config.hook.partition(":")
         if not sep or not mod or not fn:
             raise ConfigError("hook", f"must be module:function, got {config.hook!r}")
     return config
+
+
+def _check_number(name: str, value: object, lo: float, hi: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(name, f"must be a number, got {value!r}")
+    if not lo <= value <= hi:
+        raise ConfigError(name, f"must be between {lo:g} and {hi:g}, got {value}")
+
+
+def _validate_extras(config: Config) -> None:
+    """Encoder, HTTP and logging fields (issue 6)."""
+    v, h = config.video, config.http
+    if v.codec not in ("h264", "h265"):
+        raise ConfigError("codec", f"must be h264 or h265, got {v.codec!r}")
+    if not v.encoder or not all(c.isalnum() or c in "-_" for c in v.encoder):
+        raise ConfigError("encoder", f"must be auto or an encoder element name, got {v.encoder!r}")
+    _check_int("http-port", h.port, 0, 65535)  # 0: no HTTP port, like --no-http
+    try:
+        ipaddress.ip_address(h.bind)
+    except ValueError:
+        raise ConfigError("http-bind", f"must be an IP address, got {h.bind!r}") from None
+    if h.enabled and h.port and h.port == config.rtsp.port:
+        raise ConfigError("http-port", f"must differ from the RTSP port {config.rtsp.port}")
+    _check_number("health-timeout", h.health_timeout_s, 0.5, 3600)
+    _check_number("snapshot-max-fps", h.snapshot_max_fps, 0.1, 30)
+    if config.log.level not in ("debug", "info", "warning", "error"):
+        raise ConfigError(
+            "log-level", f"must be debug, info, warning or error, got {config.log.level!r}"
+        )
+    if config.log.format not in ("text", "json"):
+        raise ConfigError("log-format", f"must be text or json, got {config.log.format!r}")

@@ -4,6 +4,7 @@ convert into a reused I420 buffer. Nothing here allocates per frame."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Callable
 
@@ -56,9 +57,17 @@ class FrameProcessor:
     streaming goes on with the frame as it is.
     """
 
-    def __init__(self, width: int, height: int, hook: FrameHook | None = None) -> None:
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        hook: FrameHook | None = None,
+        overlay: FrameHook | None = None,
+    ) -> None:
         self.width, self.height = width, height
         self.hook = hook
+        self.overlay = overlay  # drawn after the hook (the built-in --overlay)
+        self.last_bgr: np.ndarray | None = None  # the last BGR frame encoded (a reference)
         self._bgr = np.empty((height, width, 3), np.uint8)
         self._i420 = np.empty((height * 3 // 2, width), np.uint8)
         self.hook_errors = 0
@@ -75,13 +84,16 @@ class FrameProcessor:
         if interp is not None:
             cv2.resize(frame, (self.width, self.height), dst=self._bgr, interpolation=interp)
             bgr = self._bgr
-        elif self.hook is not None:
+        elif self.hook is not None or self.overlay is not None:
             np.copyto(self._bgr, frame)  # never draw on the caller's or the source's array
             bgr = self._bgr
         else:
             bgr = frame
         if self.hook is not None:
             self._run_hook(bgr)
+        if self.overlay is not None:
+            self.overlay(bgr)
+        self.last_bgr = bgr
         cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420, dst=self._i420)
         return self._i420
 
@@ -113,3 +125,56 @@ class FrameProcessor:
                 self._hook_logged = True
                 log.exception("frame hook raised; counting further errors silently")
         self.hook_seconds += time.perf_counter() - t0
+
+
+class LatestFrame:
+    """One reused copy of the latest streamed BGR frame, for `/snapshot.jpg`; JPEG-encoded on
+    request. Nothing is copied until someone asks: a request opens a `keep_s` window during
+    which the frame path copies at most `max_fps` frames a second (`due()` then `keep()`);
+    `jpeg()` waits for that copy and caches the JPEG for 1/`max_fps` s. No second encoder."""
+
+    def __init__(self, max_fps: float = 4.0, keep_s: float = 10.0) -> None:
+        self.period = 1.0 / max_fps
+        self.keep_s = keep_s
+        self._bgr: np.ndarray | None = None  # allocated once, on the first copy
+        self._lock = threading.Lock()
+        self._copied_at = 0.0
+        self._copied = threading.Event()
+        self._wanted_until = 0.0
+        self._jpeg_lock = threading.Lock()
+        self._jpeg: bytes | None = None
+        self._jpeg_at = 0.0
+        self.encodes = 0
+
+    def due(self, now: float) -> bool:
+        """True when the frame path should `keep()` the frame it is processing."""
+        return now < self._wanted_until and now - self._copied_at >= self.period
+
+    def keep(self, bgr: np.ndarray | None, now: float) -> None:
+        if bgr is None:
+            return
+        with self._lock:
+            if self._bgr is None or self._bgr.shape != bgr.shape:
+                self._bgr = np.empty_like(bgr)
+            np.copyto(self._bgr, bgr)
+            self._copied_at = now
+        self._copied.set()
+
+    def jpeg(self, quality: int = 80, wait_s: float = 1.0) -> bytes | None:
+        with self._jpeg_lock:
+            now = time.monotonic()
+            if self._jpeg is not None and now - self._jpeg_at < self.period:
+                return self._jpeg
+            self._copied.clear()
+            self._wanted_until = now + self.keep_s
+            if now - self._copied_at > 2 * self.period:
+                self._copied.wait(wait_s)  # the frame path copies its next frame
+            with self._lock:
+                if self._bgr is None:
+                    return None
+                ok, buf = cv2.imencode(".jpg", self._bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            if not ok:
+                return None
+            self.encodes += 1
+            self._jpeg, self._jpeg_at = buf.tobytes(), time.monotonic()
+            return self._jpeg

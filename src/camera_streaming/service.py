@@ -1,4 +1,5 @@
-"""Wiring and lifecycle: source -> FrameProcessor -> H264Encoder -> RtspServer.
+"""Wiring and lifecycle: source -> FrameProcessor -> H264Encoder -> RtspServer, plus the HTTP
+side port (http.py), systemd notifications (notify.py) and the memory history.
 
 `Streamer.start()` builds everything (raising `CameraStreamingError` with a one-line reason),
 `serve()` blocks until `stop()` or a pipeline error, `stop()` tears everything down in a
@@ -9,18 +10,24 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .config import Config, validate
 from .errors import CameraStreamingError, PipelineError
-from .frames import FrameHook, FrameProcessor, load_hook
+from .frames import FrameHook, FrameProcessor, LatestFrame, load_hook
+from .http import HttpServer
+from .notify import Notifier
+from .overlay import StatusOverlay
 from .sources import FrameSource, open_source
 from .stats import (
     FpsMeter,
+    MemoryHistory,
     Snapshot,
     allocator_in_use,
     malloc_trim,
@@ -30,6 +37,7 @@ from .stats import (
 
 if TYPE_CHECKING:  # gi is imported only when a streamer starts
     from .gst.encoder import H264Encoder
+    from .gst.encoders import EncoderSpec
     from .gst.rtsp import RtspServer
     from .gst.runtime import MainLoopThread
 
@@ -39,6 +47,8 @@ SOURCE_RETRY_S = (0.5, 1.0, 2.0, 5.0)
 # Seconds between malloc_trim(0) calls; 0 disables (CAMERA_STREAMING_MALLOC_TRIM_S, for
 # measuring the allocator policy: docs/memory.md).
 TRIM_INTERVAL_S = float(os.environ.get("CAMERA_STREAMING_MALLOC_TRIM_S", "30"))
+MEMORY_SAMPLE_S = 10.0  # the status page's memory chart: one sample every 10 s, one hour kept
+STATUS_INTERVAL_S = 10.0  # systemd STATUS= line
 
 
 class Streamer:
@@ -50,6 +60,7 @@ class Streamer:
         hook: FrameHook | None = None,
         source: FrameSource | None = None,
         log_stats: bool = True,
+        notify_systemd: bool = True,
     ) -> None:
         self.config = validate(config)
         self._log_stats = log_stats
@@ -69,25 +80,42 @@ class Streamer:
         self.rtsp: RtspServer | None = None
         self._mainloop: MainLoopThread | None = None
         self.processor: FrameProcessor | None = None
+        self.http: HttpServer | None = None
+        self.encoder_spec: EncoderSpec | None = None
+        # READY/WATCHDOG/STOPPING to $NOTIFY_SOCKET when systemd started us (notify.py)
+        self.notifier = Notifier() if notify_systemd else Notifier({})
+        self.memory = MemoryHistory(capacity=int(3600 / MEMORY_SAMPLE_S), interval=MEMORY_SAMPLE_S)
+        self.source_restarts = 0
+        self._last_frame_at = 0.0
+        self.latest = LatestFrame(config.http.snapshot_max_fps)  # for /snapshot.jpg
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         from .gst.encoder import H264Encoder
-        from .gst.launch import CLIENT_ELEMENTS, ENCODER_ELEMENTS
+        from .gst.encoders import AUTO, fallbacks, select_encoder
+        from .gst.launch import client_elements
         from .gst.rtsp import RtspServer
-        from .gst.runtime import MainLoopThread, require_elements
+        from .gst.runtime import MainLoopThread, available_elements, require_elements
 
         cfg = self.config
-        require_elements((*ENCODER_ELEMENTS, *CLIENT_ELEMENTS))
+        available = available_elements()
+        spec = select_encoder(available, cfg.video.encoder, cfg.video.codec)
+        # auto: if the picked encoder cannot start, the next usable one is tried
+        specs = [spec, *(fallbacks(spec, available) if cfg.video.encoder == AUTO else [])]
+        # The encoder branch's elements were checked by select_encoder; these are common.
+        require_elements(("appsrc", "appsink", *client_elements(cfg.video.codec)))
         hook = self._hook or (load_hook(cfg.hook) if cfg.hook else None)
-        self.processor = FrameProcessor(cfg.video.width, cfg.video.height, hook)
+        overlay = StatusOverlay(self._overlay_figures) if cfg.overlay else None
+        self.processor = FrameProcessor(cfg.video.width, cfg.video.height, hook, overlay)
         if self._source is None and cfg.source.kind != "api":
             self._source = open_source(cfg.source, cfg.video)
         try:
-            encoder = self.encoder = H264Encoder(cfg.video, on_error=self._on_pipeline_error)
-            encoder.start()
+            encoder = self.encoder = self._start_encoder(H264Encoder, specs)
             rtsp = self.rtsp = RtspServer(cfg.rtsp, cfg.video, encoder)
             rtsp.start()
+            if cfg.http.enabled and cfg.http.port:
+                self.http = HttpServer(cfg.http, self)
+                self.http.start()
             mainloop = self._mainloop = MainLoopThread()
             mainloop.start()
         except BaseException:
@@ -98,14 +126,33 @@ class Streamer:
             self._spawn("capture", self._capture_loop)
         if self._log_stats:
             self._spawn("stats", self._stats_loop)
+        self.memory.maybe_sample()
+        self._spawn("monitor", self._monitor_loop)
         log.info(
-            "streaming %s at %dx%d@%d to %s",
+            "streaming %s at %dx%d@%d with %s to %s%s",
             self.source_name,
             cfg.video.width,
             cfg.video.height,
             cfg.video.fps,
+            self.encoder_spec.name if self.encoder_spec else "?",
             cfg.rtsp.url(),
+            f", status page http://127.0.0.1:{self.http.port}/" if self.http else "",
         )
+        self.notifier.ready(f"streaming to {cfg.rtsp.url()}")
+
+    def _start_encoder(self, factory: Any, specs: list[EncoderSpec]) -> H264Encoder:
+        for i, spec in enumerate(specs):
+            encoder = factory(self.config.video, on_error=self._on_pipeline_error, encoder=spec)
+            try:
+                encoder.start()
+            except PipelineError as exc:
+                if i + 1 == len(specs):
+                    raise
+                log.warning("%s; trying %s instead", exc, specs[i + 1].name)
+                continue
+            self.encoder_spec = spec
+            return encoder  # type: ignore[no-any-return]
+        raise AssertionError("no encoder to start")
 
     def _spawn(self, name: str, target: object) -> None:
         t = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
@@ -136,6 +183,9 @@ class Streamer:
             if t is not threading.current_thread():
                 t.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
+        self.notifier.stopping()
+        if self.http is not None:
+            self.http.stop()
         if self.rtsp is not None:
             self.rtsp.stop()
         if self.encoder is not None:
@@ -144,6 +194,7 @@ class Streamer:
             self._mainloop.stop()
         if self._source is not None:
             self._source.close()
+        self.notifier.close()
         if self._started_at:
             log.info(summary_line(self.frames, time.monotonic() - self._started_at))
 
@@ -166,11 +217,25 @@ class Streamer:
         with self._push_lock:
             self.frames += 1
             self._fps.tick()
+            now = self._last_frame_at = time.monotonic()
+            snapshot_due = self.latest.due(now)
             if not encoder.wanted:
                 self.idle_frames += 1
+                if snapshot_due:  # someone asked for /snapshot.jpg: process this one
+                    processor.process(frame)
+                    self.latest.keep(processor.last_bgr, now)
                 return True
             i420 = processor.process(frame)
+            if snapshot_due:
+                self.latest.keep(processor.last_bgr, now)
             return bool(encoder.push_i420(i420))
+
+    def _overlay_figures(self) -> tuple[int, float]:
+        return self.frames, self._fps.fps
+
+    def snapshot_jpeg(self) -> bytes | None:
+        """The latest frame as JPEG (see `frames.LatestFrame`); None before any frame."""
+        return self.latest.jpeg()
 
     def _capture_loop(self) -> None:
         source = self._source
@@ -203,6 +268,7 @@ class Streamer:
         source.close()
         try:
             source.open()
+            self.source_restarts += 1
             log.info("source %s re-opened", source.name)
         except CameraStreamingError as exc:
             log.debug("re-open failed: %s", exc)
@@ -226,18 +292,70 @@ class Streamer:
             medias=rtsp.feeds if rtsp else 0,
             connected=rtsp.clients_connected if rtsp else 0,
             closed=rtsp.clients_closed if rtsp else 0,
+            bytes_sent=rtsp.bytes_sent if rtsp else 0,
+            hook_seconds=self.processor.hook_seconds if self.processor else 0.0,
+            encoder=self.encoder_spec.name if self.encoder_spec else "",
+            source_restarts=self.source_restarts,
+            idle_frames=self.idle_frames,
+            keyframes=enc.keyframes_out if enc else 0,
+            last_frame_age_s=time.monotonic() - self._last_frame_at
+            if self._last_frame_at
+            else None,
+            outputs=(("rtsp", bool(rtsp is not None and enc is not None and enc.running)),),
         )
 
-    def _stats_loop(self) -> None:
-        interval = self.config.stats_interval_s
+    def memory_history(self) -> list[tuple[float, int, int | None]]:
+        return self.memory.samples()
+
+    def describe(self) -> Mapping[str, Any]:
+        """Static facts for /api/status and the status page."""
+        from . import __version__
+
+        cfg = self.config
+        urls = [cfg.rtsp.url()]
+        if cfg.rtsp.bind in ("0.0.0.0", "::"):
+            urls.append(cfg.rtsp.url(socket.gethostname()))
+        return {
+            "version": __version__,
+            "urls": urls,
+            "source": self.source_name,
+            "video": f"{cfg.video.width}x{cfg.video.height}@{cfg.video.fps} "
+            f"{cfg.video.bitrate_kbps} kbps",
+            "codec": cfg.video.codec,
+            "encoder": self.encoder_spec.name if self.encoder_spec else "",
+        }
+
+    def _monitor_loop(self) -> None:
+        """Memory history for the status page; systemd's watchdog, fed only while frames
+        flow (a process alive but stuck gets restarted)."""
+        notifier = self.notifier
+        watchdog_s = notifier.watchdog_s
+        period = min(1.0, watchdog_s / 3) if watchdog_s else 1.0
+        stale_s = min(self.config.http.health_timeout_s, watchdog_s or 1e9)
+        next_status = 0.0
         next_trim = time.monotonic() + TRIM_INTERVAL_S
-        while not self._stop.wait(interval):
-            log.info("%s", self.snapshot().line())
-            if TRIM_INTERVAL_S > 0 and time.monotonic() >= next_trim:
+        while not self._stop.wait(period):
+            self.memory.maybe_sample()
+            now = time.monotonic()
+            if TRIM_INTERVAL_S > 0 and now >= next_trim:
                 # Hand glibc's free lists back to the kernel so RSS tracks what is in use
                 # (fragmentation, not leaks, is what grows RSS here: GSTREAMER_NOTES 16).
                 malloc_trim()
-                next_trim = time.monotonic() + TRIM_INTERVAL_S
+                next_trim = now + TRIM_INTERVAL_S
+            if watchdog_s and self._last_frame_at and now - self._last_frame_at < stale_s:
+                notifier.watchdog()
+            if notifier.enabled and now >= next_status:  # what `systemctl status` shows
+                next_status = now + STATUS_INTERVAL_S
+                s = self.snapshot()
+                notifier.status(
+                    f"{s.fps:.1f} fps, {s.clients} client(s), {s.encoder}, "
+                    f"RSS {s.rss_bytes / 1e6:.0f} MB"
+                )
+
+    def _stats_loop(self) -> None:
+        interval = self.config.stats_interval_s
+        while not self._stop.wait(interval):
+            log.info("%s", self.snapshot().line())
 
     def _on_pipeline_error(self, error: PipelineError) -> None:
         if self.error is None:

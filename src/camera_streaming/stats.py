@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -16,17 +17,20 @@ Clock = Callable[[], float]
 
 
 class FpsMeter:
-    """Frames per second over a sliding window of `window` seconds."""
+    """Frames per second over a sliding window of `window` seconds. `tick()` from the frame
+    thread and `fps` from stats/HTTP threads may run at once: a lock guards the trimming."""
 
     def __init__(self, window: float = 1.0, clock: Clock = time.monotonic) -> None:
         self.window = window
         self.clock = clock
         self._times: deque[float] = deque()
+        self._lock = threading.Lock()
 
     def tick(self) -> None:
         now = self.clock()
-        self._times.append(now)
-        self._trim(now)
+        with self._lock:
+            self._times.append(now)
+            self._trim(now)
 
     def _trim(self, now: float) -> None:
         times = self._times
@@ -36,8 +40,9 @@ class FpsMeter:
     @property
     def fps(self) -> float:
         now = self.clock()
-        self._trim(now)
-        return len(self._times) / self.window
+        with self._lock:
+            self._trim(now)
+            return len(self._times) / self.window
 
 
 def average_fps(frames: int, seconds: float) -> float:
@@ -117,6 +122,15 @@ class Snapshot:
     medias: int = 0  # client medias alive now
     connected: int = 0  # RTSP connections accepted since start
     closed: int = 0  # ... and closed since start
+    # issue 6: /metrics and /api/status
+    bytes_sent: int = 0  # encoded bytes handed to RTSP clients
+    hook_seconds: float = 0.0  # total time in the user hook
+    encoder: str = ""  # the encoder element in use
+    source_restarts: int = 0  # times the source was re-opened
+    idle_frames: int = 0  # frames not encoded because nobody watched
+    keyframes: int = 0
+    last_frame_age_s: float | None = None  # None before the first frame
+    outputs: tuple[tuple[str, bool], ...] = ()  # (output, up)
 
     def line(self) -> str:
         heap = "" if self.heap_bytes is None else f" heap={self.heap_bytes / 1e6:.2f}MB"
@@ -138,3 +152,34 @@ def summary_line(frames: int, seconds: float) -> str:
         f"total frames={frames} run time={format_uptime(seconds)} "
         f"average fps={average_fps(frames, seconds):.2f}"
     )
+
+
+class MemoryHistory:
+    """The last `capacity` (wall time, RSS, allocator in-use) samples, taken every `interval`
+    seconds by whoever calls `maybe_sample()`: the status page's memory chart. Bounded."""
+
+    def __init__(
+        self,
+        capacity: int = 360,
+        interval: float = 10.0,
+        clock: Clock = time.monotonic,
+        wall: Clock = time.time,
+    ) -> None:
+        self.interval = interval
+        self.clock, self.wall = clock, wall
+        self._samples: deque[tuple[float, int, int | None]] = deque(maxlen=capacity)
+        self._last = float("-inf")
+
+    def maybe_sample(self, rss: int | None = None, heap: int | None = None) -> bool:
+        now = self.clock()
+        if now - self._last < self.interval:
+            return False
+        self._last = now
+        self._samples.append(
+            (self.wall(), rss if rss is not None else rss_bytes(),
+             heap if rss is not None else allocator_in_use())
+        )  # fmt: skip
+        return True
+
+    def samples(self) -> list[tuple[float, int, int | None]]:
+        return list(self._samples)

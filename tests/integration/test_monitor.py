@@ -13,12 +13,27 @@ pytestmark = pytest.mark.integration
 
 
 def test_monitor_samples_until_the_process_exits(tmp_path: Path) -> None:
-    target = subprocess.Popen([sys.executable, "-c",
-                               "import time; b = bytearray(30_000_000); time.sleep(1.5)"])
+    target = subprocess.Popen(
+        [sys.executable, "-c", "import time; b = bytearray(30_000_000); time.sleep(1.5)"]
+    )
     out = subprocess.run(
-        [sys.executable, "-m", "camera_streaming", "monitor", str(target.pid), "--interval",
-         "0.2", "--csv", str(tmp_path / "m.csv"), "--plot", str(tmp_path / "m.png")],
-        capture_output=True, text=True, timeout=30)
+        [
+            sys.executable,
+            "-m",
+            "camera_streaming",
+            "monitor",
+            str(target.pid),
+            "--interval",
+            "0.2",
+            "--csv",
+            str(tmp_path / "m.csv"),
+            "--plot",
+            str(tmp_path / "m.png"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     target.wait()
     assert out.returncode == 0, out.stderr
     rows = list(csv.DictReader((tmp_path / "m.csv").open()))
@@ -30,7 +45,11 @@ def test_monitor_samples_until_the_process_exits(tmp_path: Path) -> None:
 
 
 def test_monitor_unknown_pid_is_one_line_exit_2() -> None:
-    out = subprocess.run([sys.executable, "-m", "camera_streaming", "monitor", "999999999"],
-                         capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-m", "camera_streaming", "monitor", "999999999"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and "999999999" in out.stderr

@@ -80,3 +80,43 @@ def test_pattern_moves_and_counts() -> None:
     assert read_code(a)[0] == 0 and read_code(b)[0] == 1  # type: ignore[index]
     src.close()
     assert src.read() is None
+
+
+def test_latest_frame_copies_only_on_demand_and_caches_the_jpeg() -> None:
+    import threading
+    import time
+
+    import cv2
+
+    from camera_streaming.frames import LatestFrame
+
+    latest = LatestFrame(max_fps=4, keep_s=10)
+    frame = np.zeros((48, 64, 3), np.uint8)
+    assert not latest.due(time.monotonic())  # nobody asked: no copies
+    assert latest.jpeg(wait_s=0.05) is None  # no frame yet
+
+    stop = threading.Event()
+
+    def frames() -> None:  # the frame path, 50 fps
+        while not stop.is_set():
+            now = time.monotonic()
+            if latest.due(now):
+                frame[:] = 200
+                latest.keep(frame, now)
+            time.sleep(0.02)
+
+    t = threading.Thread(target=frames)
+    t.start()
+    try:
+        jpeg = latest.jpeg()
+        assert jpeg is not None and latest.encodes == 1
+        img = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        assert img.shape == (48, 64, 3) and abs(int(img.mean()) - 200) < 3
+        assert latest.jpeg() is jpeg  # cached within 1/max_fps
+        time.sleep(0.3)
+        latest.jpeg()
+        assert latest.encodes == 2
+    finally:
+        stop.set()
+        t.join()
+    assert latest._bgr is not None and latest._bgr is not frame  # one reused copy

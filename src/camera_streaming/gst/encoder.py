@@ -13,8 +13,9 @@ import numpy as np
 
 from ..config import VideoConfig
 from ..errors import PipelineError
+from .encoders import EncoderSpec
 from .launch import encoder_launch
-from .runtime import Gst, GstVideo, bus_error, init
+from .runtime import GLib, Gst, GstVideo, bus_error, init
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +39,13 @@ class H264Encoder:
     removed from any thread (the list is replaced, never mutated, so delivery takes no lock)."""
 
     def __init__(
-        self, video: VideoConfig, on_error: Callable[[PipelineError], None] | None = None
+        self,
+        video: VideoConfig,
+        on_error: Callable[[PipelineError], None] | None = None,
+        encoder: EncoderSpec | None = None,
     ) -> None:
         self.video = video
+        self.spec = encoder  # None: x264enc (launch.encoder_launch's default)
         self.on_error = on_error
         self._consumers: tuple[EncodedConsumer, ...] = ()
         self._lock = threading.Lock()
@@ -64,7 +69,11 @@ class H264Encoder:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         init()
-        pipeline = Gst.parse_launch(encoder_launch(self.video, INPUT_QUEUE))
+        try:
+            pipeline = Gst.parse_launch(encoder_launch(self.video, INPUT_QUEUE, self.spec))
+        except GLib.Error as exc:  # e.g. a property this version of the element lacks
+            name = self.spec.name if self.spec is not None else "x264enc"
+            raise PipelineError(name, f"cannot build the encoder pipeline: {exc.message}") from None
         self._appsrc = pipeline.get_by_name("src")
         self._appsink = pipeline.get_by_name("sink")
         self._handler_ids.append(

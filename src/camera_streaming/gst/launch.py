@@ -3,20 +3,41 @@
 from __future__ import annotations
 
 from ..config import VideoConfig
+from .encoders import DEFAULT, PACKAGES, EncoderSpec
 
 # Which Debian package provides each element we use (for one-line "install X" errors).
 ELEMENT_PACKAGES = {
+    **PACKAGES,
     "appsrc": "gstreamer1.0-plugins-base",
     "appsink": "gstreamer1.0-plugins-base",
     "x264enc": "gstreamer1.0-plugins-ugly",
     "h264parse": "gstreamer1.0-plugins-bad",
     "rtph264pay": "gstreamer1.0-plugins-good",
+    "rtph265pay": "gstreamer1.0-plugins-good",
 }
 
 ENCODER_ELEMENTS = ("appsrc", "x264enc", "h264parse", "appsink")
 CLIENT_ELEMENTS = ("appsrc", "rtph264pay")
 
 H264_CAPS = "video/x-h264,stream-format=byte-stream,alignment=au"
+H265_CAPS = "video/x-h265,stream-format=byte-stream,alignment=au"
+
+
+def encoded_caps(codec: str) -> str:
+    return H265_CAPS if codec == "h265" else H264_CAPS
+
+
+def payloader(codec: str) -> str:
+    return "rtph265pay" if codec == "h265" else "rtph264pay"
+
+
+def encoder_elements(encoder: EncoderSpec) -> tuple[str, ...]:
+    """Every element the encoder pipeline needs with this encoder."""
+    return ("appsrc", *encoder.elements, "appsink")
+
+
+def client_elements(codec: str) -> tuple[str, ...]:
+    return ("appsrc", payloader(codec))
 
 
 def raw_caps(video: VideoConfig) -> str:
@@ -28,21 +49,22 @@ def raw_caps(video: VideoConfig) -> str:
 
 def x264_properties(video: VideoConfig) -> str:
     """The seed's x264 settings: zerolatency, superfast, no B-frames, CBR-ish bitrate in kbps."""
-    return (
-        f"tune=zerolatency speed-preset=superfast bitrate={video.bitrate_kbps} "
-        f"key-int-max={video.keyframe_distance} bframes=0 byte-stream=true"
-    )
+    return DEFAULT["h264"].properties(video)
 
 
-def encoder_launch(video: VideoConfig, input_queue: int = 2) -> str:
-    """The one encoder pipeline: our frames in through a bounded appsrc, H.264 access units out
-    through an appsink whose `new-sample` handler fans them out."""
+def encoder_launch(
+    video: VideoConfig, input_queue: int = 2, encoder: EncoderSpec | None = None
+) -> str:
+    """The one encoder pipeline: our frames in through a bounded appsrc, H.264/H.265 access
+    units out through an appsink whose `new-sample` handler fans them out. `encoder` defaults
+    to x264enc (x265enc for h265); see `encoders.select_encoder`."""
+    enc = encoder or DEFAULT.get(video.codec, DEFAULT["h264"])
     return (
         f"appsrc name=src is-live=true format=time do-timestamp=true block=false "
         f"max-buffers={input_queue} max-bytes=0 leaky-type=downstream caps={raw_caps(video)} "
         f"! {raw_caps(video)} "
-        f"! x264enc name=enc {x264_properties(video)} "
-        f"! h264parse config-interval=-1 ! {H264_CAPS} "
+        f"! {enc.launch(video)} "
+        f"! {enc.parser} config-interval=-1 ! {encoded_caps(enc.codec)} "
         f"! appsink name=sink emit-signals=true sync=false max-buffers=8 drop=true"
     )
 
@@ -62,6 +84,7 @@ def client_media_launch(video: VideoConfig) -> str:
     return (
         f"( appsrc name=src is-live=true format=time do-timestamp=true block=false "
         f"max-buffers=0 max-bytes={client_queue_bytes(video)} leaky-type=downstream "
-        f"caps={H264_CAPS} "
-        f"! rtph264pay name=pay0 pt=96 config-interval=0 aggregate-mode=zero-latency )"
+        f"caps={encoded_caps(video.codec)} "
+        f"! {payloader(video.codec)} name=pay0 pt=96 config-interval=0 "
+        f"aggregate-mode=zero-latency )"
     )

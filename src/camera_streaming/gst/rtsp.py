@@ -103,6 +103,7 @@ class RtspServer:
         self.medias_configured = 0
         self.medias_released = 0
         self.dropped = 0  # access units dropped because a client's queue was full
+        self.bytes_sent = 0  # encoded bytes pushed into clients' media
         self.keyframe_requests = 0
         self.idle_closed = 0  # connections closed because they had no session for too long
 
@@ -182,6 +183,7 @@ class RtspServer:
     # -- encoder output (encoder streaming thread) -------------------------------------------
     def deliver(self, buffer: Any, is_key: bool) -> None:
         now = self._clock.get_time()
+        size = 0
         for feed in self._feed_list:
             state = feed.state
             if state == PRIMED or (not is_key and state != LIVE):
@@ -202,6 +204,8 @@ class RtspServer:
                 self._drop_feed(feed.key)
                 continue
             feed.pushed += 1
+            size = size or buffer.get_size()
+            self.bytes_sent += size
             if state == PRIMING:
                 feed.state = PRIMED
             elif state == WAIT_KEY:

@@ -59,6 +59,16 @@ def require_elements(names: Iterable[str]) -> None:
             raise MissingElementError(name, ELEMENT_PACKAGES.get(name, "gstreamer1.0-plugins-*"))
 
 
+def available_elements(names: Iterable[str] | None = None) -> set[str]:
+    """Which of `names` (default: every element an encoder branch may use) are installed."""
+    init()
+    if names is None:
+        from .encoders import ENCODERS
+
+        names = {n for e in ENCODERS for n in e.elements}
+    return {n for n in names if Gst.ElementFactory.find(n) is not None}
+
+
 class MainLoopThread:
     """Runs the default GLib main context in one named thread. Everything attached to the
     default context (RTSP server, bus watches, the one cleanup timer) is dispatched here."""

@@ -1,0 +1,335 @@
+"""Where settings come from: defaults < TOML file (`--config`) < `CAMERA_STREAMING_*` environment
+< command line. Pure (no gi/cv2): one table, `SETTINGS`, drives all four layers, the argparse
+flags, `--print-config` and the field names in error messages.
+
+To add a setting (e.g. issue 4's `[auth] users` or issue 5's `[outputs] rtmp`): add the field to
+its frozen dataclass in `config.py` (and the dataclass to `Config`), then one `Setting` row here:
+
+    Setting("auth", "users", "auth.users", list, "--user", "USER:PASS", "...", secret=True),
+
+The TOML key is `[auth] users`, the flag `--user`, the variable `CAMERA_STREAMING_USER`; values
+of `secret` rows are masked by `--print-config`. Validation names in `config.validate` are the
+flag without `--`, so errors are re-labelled with where the value came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .config import Config, SourceSpec, validate
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.9/3.10
+    import tomli as tomllib
+
+ENV_PREFIX = "CAMERA_STREAMING_"
+SECTIONS = ("rtsp", "video", "source", "http", "auth", "outputs", "log")
+MASK = "********"
+
+
+@dataclass(frozen=True)
+class Setting:
+    section: str  # TOML table
+    key: str  # TOML key
+    path: str  # attribute path in Config: "video.bitrate_kbps", "hook", "source.spec"
+    type: type  # int | float | str | bool | list
+    flag: str  # command-line flag; validate() names the field as flag[2:]
+    metavar: str = ""
+    help: str = ""
+    secret: bool = False
+    const: Any = None  # bool flags: the value the flag sets (e.g. --no-http sets False)
+
+    @property
+    def name(self) -> str:
+        return f"{self.section}.{self.key}"
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.flag[2:].upper().replace("-", "_")
+
+
+S = Setting
+SETTINGS: tuple[Setting, ...] = (
+    S("rtsp", "port", "rtsp.port", int, "--port", "PORT", "RTSP port"),
+    S("rtsp", "path", "rtsp.path", str, "--path", "PATH", "RTSP mount path"),
+    S("rtsp", "bind", "rtsp.bind", str, "--bind", "ADDRESS", "address to listen on"),
+    S("rtsp", "max_clients", "rtsp.max_clients", int, "--max-clients", "N",
+      "refuse RTSP sessions beyond N with 503 (0: unlimited)"),
+    S("rtsp", "session_timeout", "rtsp.session_timeout_s", int, "--session-timeout", "SECONDS",
+      "drop sessions of clients silent this long"),
+    S("video", "width", "video.width", int, "--width", "PIXELS", "frame width"),
+    S("video", "height", "video.height", int, "--height", "PIXELS", "frame height"),
+    S("video", "fps", "video.fps", int, "--fps", "N", "frames per second"),
+    S("video", "bitrate", "video.bitrate_kbps", int, "--bitrate", "KBPS", "bitrate in kbps"),
+    S("video", "keyframe_interval", "video.keyframe_interval_s", float, "--keyframe-interval",
+      "SECONDS", "seconds between keyframes"),
+    S("video", "encoder", "video.encoder", str, "--encoder", "NAME",
+      "auto or an element: mpph264enc, v4l2h264enc, nvv4l2h264enc, vaapih264enc, x264enc, "
+      "openh264enc, ... (see --list-encoders)"),
+    S("video", "codec", "video.codec", str, "--codec", "h264|h265", "video codec"),
+    S("video", "overlay", "overlay", bool, "--overlay", "", "draw time, frame index and FPS",
+      const=True),
+    S("video", "hook", "hook", str, "--hook", "MODULE:FUNCTION",
+      "call FUNCTION(frame) on every streamed BGR frame; it may draw in place"),
+    S("source", "spec", "source.spec", str, "--source", "SPEC",
+      "auto | test | v4l2:/dev/videoN | file:PATH (auto: the first camera that opens, else "
+      "the test pattern)"),
+    S("source", "loop", "source.loop", bool, "--no-loop", "", "do not loop a file source",
+      const=False),
+    S("http", "enabled", "http.enabled", bool, "--no-http", "", "no HTTP port", const=False),
+    S("http", "port", "http.port", int, "--http-port", "PORT",
+      "HTTP port for /metrics, /healthz, /api/status, /snapshot.jpg and / (0: off)"),
+    S("http", "bind", "http.bind", str, "--http-bind", "ADDRESS", "HTTP address"),
+    S("http", "health_timeout", "http.health_timeout_s", float, "--health-timeout", "SECONDS",
+      "/healthz answers 503 when no frame came for this long"),
+    S("http", "snapshot_max_fps", "http.snapshot_max_fps", float, "--snapshot-max-fps", "N",
+      "/snapshot.jpg encodes at most N JPEGs a second"),
+    S("log", "level", "log.level", str, "--log-level", "LEVEL", "debug, info, warning, error"),
+    S("log", "format", "log.format", str, "--log-format", "text|json",
+      "text, or json: one JSON object a line (journald, Loki)"),
+    S("log", "stats_interval", "stats_interval_s", float, "--stats-interval", "SECONDS",
+      "seconds between stats lines"),
+)  # fmt: skip
+
+
+def _default(config: Config, path: str) -> Any:
+    if path == "source.spec":
+        return str(config.source)
+    obj: Any = config
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def add_flags(parser: argparse.ArgumentParser, table: Sequence[Setting] = SETTINGS) -> None:
+    """One flag per setting; absent flags stay absent from the namespace (SUPPRESS)."""
+    defaults = Config()
+    for s in table:
+        shown = _default(defaults, s.path)
+        text = f"{s.help} ([{s.section}] {s.key}, {s.env}; default {_toml(shown)})"
+        if s.type is bool:
+            parser.add_argument(s.flag, dest=s.name, action="store_const", const=s.const,
+                                default=argparse.SUPPRESS, help=text)  # fmt: skip
+        elif s.type is list:  # repeat the flag: --user a:b --user c:d
+            parser.add_argument(s.flag, dest=s.name, action="append", default=argparse.SUPPRESS,
+                                metavar=s.metavar or None, help=text)  # fmt: skip
+        else:
+            kind = s.type if s.type in (int, float) else str
+            parser.add_argument(s.flag, dest=s.name, type=kind, default=argparse.SUPPRESS,
+                                metavar=s.metavar or None, help=text)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Effective:
+    """The validated config plus where each setting came from: default, file, env, cli."""
+
+    config: Config
+    origins: Mapping[str, str]
+    file: str | None
+
+
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError("--config", f"cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("--config", f"{path} is not valid TOML: {exc}") from None
+
+
+def _from_file(data: Mapping[str, Any], table: Sequence[Setting], where: str) -> dict[str, Any]:
+    by_name = {s.name: s for s in table}
+    out: dict[str, Any] = {}
+    for section, body in data.items():
+        if section not in SECTIONS:
+            raise ConfigError(f"[{section}]", f"unknown section in {where}; use "
+                              f"{', '.join(f'[{x}]' for x in SECTIONS)}")  # fmt: skip
+        if not isinstance(body, dict):
+            raise ConfigError(section, f"must be a [{section}] table in {where}")
+        for key, value in body.items():
+            s = by_name.get(f"{section}.{key}")
+            if s is None:
+                known = ", ".join(x.key for x in table if x.section == section) or "none yet"
+                raise ConfigError(f"{section}.{key}", f"unknown key in {where} (known: {known})")
+            out[s.name] = _check_type(s, value, f"{s.name} (in {where})")
+    return out
+
+
+def _check_type(s: Setting, value: Any, label: str) -> Any:
+    if s.type is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if s.type is int and isinstance(value, bool):
+        raise ConfigError(label, f"must be a whole number, got {value!r}")
+    if not isinstance(value, s.type):
+        raise ConfigError(label, f"must be {_kind(s.type)}, got {value!r}")
+    return value
+
+
+def _kind(t: type) -> str:
+    return {int: "a whole number", float: "a number", bool: "true or false", str: "a string",
+            list: "a list"}.get(t, t.__name__)  # fmt: skip
+
+
+def _from_env(env: Mapping[str, str], table: Sequence[Setting]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for s in table:
+        text = env.get(s.env)
+        if text is None:
+            continue
+        out[s.name] = parse_text(s, text, s.env)
+    return out
+
+
+def parse_text(s: Setting, text: str, label: str) -> Any:
+    """A setting's value from a string (environment variables)."""
+    text = text.strip()
+    try:
+        if s.type is bool:
+            low = text.lower()
+            if low in ("1", "true", "yes", "on"):
+                value = True
+            elif low in ("0", "false", "no", "off"):
+                value = False
+            else:
+                raise ValueError
+            # A flag like --no-http sets http.enabled=False; its variable means "set the flag".
+            return value if s.const is None or s.const is True else (not value)
+        if s.type is list:
+            return [x.strip() for x in text.split(",") if x.strip()]
+        return s.type(text)
+    except ValueError:
+        raise ConfigError(label, f"must be {_kind(s.type)}, got {text!r}") from None
+
+
+def load(
+    cli: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_file: str | None = None,
+    table: Sequence[Setting] = SETTINGS,
+) -> Effective:
+    """Merge the layers (CLI > env > file > defaults), build and validate one `Config`.
+
+    `cli` maps setting names (`video.width`) to values, as `add_flags` leaves them in the
+    namespace. `config_file` defaults to `$CAMERA_STREAMING_CONFIG`. Every error names the
+    field the way the user set it: `--width`, `CAMERA_STREAMING_WIDTH` or
+    `video.width (in FILE)`."""
+    env = os.environ if env is None else env
+    cli = dict(cli or {})
+    config_file = config_file or env.get(ENV_PREFIX + "CONFIG") or None
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if config_file:
+        layers.append(("file", _from_file(read_toml(config_file), table, config_file)))
+    layers.append(("env", _from_env(env, table)))
+    layers.append(("cli", {k: v for k, v in cli.items() if k in {s.name for s in table}}))
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {s.name: "default" for s in table}
+    for origin, layer in layers:
+        for name, value in layer.items():
+            values[name] = value
+            origins[name] = origin
+    by_name = {s.name: s for s in table}
+
+    def label(name: str) -> str:
+        s, origin = by_name[name], origins[name]
+        if origin == "cli":
+            return s.flag
+        if origin == "env":
+            return s.env
+        if origin == "file":
+            return f"{s.name} (in {config_file})"
+        return s.name
+
+    config = build(values, table, label)
+    try:
+        validate(config)
+    except ConfigError as exc:
+        raise relabel(exc, table, label) from None
+    return Effective(config, origins, config_file)
+
+
+def relabel(exc: ConfigError, table: Sequence[Setting], label: Any) -> ConfigError:
+    """`validate()` names fields like flags without `--`; name them as the user set them."""
+    for s in table:
+        if s.flag[2:] == exc.field or s.name == exc.field:
+            return ConfigError(label(s.name), str(exc).split(": ", 1)[1])
+    return exc
+
+
+def build(values: Mapping[str, Any], table: Sequence[Setting], label: Any = str) -> Config:
+    """A `Config` from defaults plus `values` (setting name -> value)."""
+    config = Config()
+    changes: dict[str, dict[str, Any]] = {}
+    for s in table:
+        if s.name not in values:
+            continue
+        changes.setdefault(s.path.rpartition(".")[0], {})[s.path.rpartition(".")[2]] = values[
+            s.name
+        ]
+    source = changes.pop("source", {})
+    if source:
+        spec = config.source
+        if "spec" in source:
+            spec = SourceSpec.parse(str(source["spec"]), label("source.spec"))
+        config = replace(config, source=replace(spec, loop=source.get("loop", spec.loop)))
+    top = changes.pop("", {})
+    for section, fields_ in changes.items():
+        config = replace(config, **{section: replace(getattr(config, section), **fields_)})
+    return replace(config, **top) if top else config
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return '""'
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if is_dataclass(value):
+        return json.dumps({f.name: getattr(value, f.name) for f in fields(value)}, default=str)
+    return json.dumps(str(value))
+
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@", re.I)
+
+
+def mask(value: Any, secret: bool) -> Any:
+    """`secret` values become ********; passwords inside URLs (rtmp://u:p@host) too."""
+    if secret and value not in (None, "", [], ()):
+        return [MASK] * len(value) if isinstance(value, (list, tuple)) else MASK
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(lambda m: m.group("scheme") + MASK + "@", value)
+    if isinstance(value, (list, tuple)):
+        return [mask(v, False) for v in value]
+    return value
+
+
+def render(effective: Effective, table: Sequence[Setting] = SETTINGS) -> str:
+    """The effective configuration as TOML, secrets masked, each line saying where it came
+    from. Feeding the output back with --config gives the same configuration."""
+    lines = ["# camera-streaming effective configuration (CLI > environment > file > defaults)"]
+    if effective.file:
+        lines.append(f"# file: {Path(effective.file)}")
+    section = ""
+    for s in table:
+        if s.section != section:
+            section = s.section
+            lines += ["", f"[{section}]"]
+        value = mask(_default(effective.config, s.path), s.secret)
+        if value is None:
+            lines.append(f"# {s.key} =  (not set)")
+            continue
+        lines.append(f"{s.key} = {_toml(value)}  # {effective.origins.get(s.name, 'default')}")
+    return "\n".join(lines) + "\n"
