@@ -11,7 +11,7 @@ import sys
 from typing import Any, NoReturn
 
 from . import __version__
-from .config import Config, RtspConfig, SourceSpec, VideoConfig, validate
+from .config import Config, OutputsConfig, RtspConfig, SourceSpec, VideoConfig, validate
 from .errors import CameraStreamingError, ConfigError, PipelineError
 
 PROG = "camera-streaming"
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rtsp",
         action="store_true",
-        help="serve RTSP (the default output; kept for the seed's command line)",
+        help="serve RTSP (on by default; with --rtmp/--save/--publish it is on only if given)",
     )
     p.add_argument("--width", type=int, default=1280, help="frame width (default 1280)")
     p.add_argument("--height", type=int, default=720, help="frame height (default 720)")
@@ -89,8 +89,51 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="seconds between stats lines (default 1)",
     )
+    out = p.add_argument_group(
+        "outputs", "more outputs of the same encode (docs/outputs.md); each retries on its own"
+    )
+    out.add_argument("--rtmp", metavar="URL", help="push FLV to rtmp://HOST[:PORT]/APP/STREAM")
+    out.add_argument("--save", metavar="DIR", help="record Matroska segments into DIR")
+    out.add_argument(
+        "--segment",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="length of a recorded segment (default 300)",
+    )
+    out.add_argument(
+        "--keep-segments",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep at most N recorded segments, removing the oldest (default 0: all)",
+    )
+    out.add_argument(
+        "--keep-bytes",
+        type=_size,
+        default=0,
+        metavar="SIZE",
+        help="keep at most SIZE of recordings, e.g. 500M or 20G (default 0: no limit)",
+    )
+    out.add_argument(
+        "--publish",
+        metavar="URL",
+        help="publish to an RTSP server with ANNOUNCE/RECORD: rtsp://SERVER[:PORT]/PATH",
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return p
+
+
+def _size(text: str) -> int:
+    """'500M', '20G', '1048576' -> bytes."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    t = text.strip().upper().removesuffix("B").removesuffix("I")
+    mult = units.get(t[-1:], 1) if t else 1
+    number = t[:-1] if t[-1:] in units else t
+    try:
+        return int(float(number) * mult)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a size like 500M or 20G") from None
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -111,6 +154,16 @@ def config_from_args(args: argparse.Namespace) -> Config:
             bind=args.bind,
             max_clients=args.max_clients,
             session_timeout_s=args.session_timeout,
+            # RTSP is the default output; naming other outputs without --rtsp turns it off.
+            enabled=args.rtsp or not (args.rtmp or args.save or args.publish),
+        ),
+        outputs=OutputsConfig(
+            rtmp_url=args.rtmp,
+            save_dir=args.save,
+            segment_s=args.segment,
+            keep_segments=args.keep_segments,
+            keep_bytes=args.keep_bytes,
+            publish_url=args.publish,
         ),
         source=source,
         hook=args.hook,

@@ -1,4 +1,5 @@
-"""Wiring and lifecycle: source -> FrameProcessor -> H264Encoder -> RtspServer.
+"""Wiring and lifecycle: source -> FrameProcessor -> H264Encoder -> RtspServer and the other
+outputs of the same encode (RTMP push, recording, RTSP publish: gst/output.py).
 
 `Streamer.start()` builds everything (raising `CameraStreamingError` with a one-line reason),
 `serve()` blocks until `stop()` or a pipeline error, `stop()` tears everything down in a
@@ -22,6 +23,7 @@ from .stats import FpsMeter, Snapshot, allocator_in_use, rss_bytes, summary_line
 
 if TYPE_CHECKING:  # gi is imported only when a streamer starts
     from .gst.encoder import H264Encoder
+    from .gst.output import EncodedOutput
     from .gst.rtsp import RtspServer
     from .gst.runtime import MainLoopThread
 
@@ -56,6 +58,7 @@ class Streamer:
         self.source_failures = 0
         self.encoder: H264Encoder | None = None
         self.rtsp: RtspServer | None = None
+        self.outputs: list[EncodedOutput] = []
         self._mainloop: MainLoopThread | None = None
         self.processor: FrameProcessor | None = None
 
@@ -67,7 +70,8 @@ class Streamer:
         from .gst.runtime import MainLoopThread, require_elements
 
         cfg = self.config
-        require_elements((*ENCODER_ELEMENTS, *CLIENT_ELEMENTS))
+        require_elements((*ENCODER_ELEMENTS, *(CLIENT_ELEMENTS if cfg.rtsp.enabled else ())))
+        require_elements(_output_elements(cfg))
         hook = self._hook or (load_hook(cfg.hook) if cfg.hook else None)
         self.processor = FrameProcessor(cfg.video.width, cfg.video.height, hook)
         if self._source is None and cfg.source.kind != "api":
@@ -75,8 +79,12 @@ class Streamer:
         try:
             encoder = self.encoder = H264Encoder(cfg.video, on_error=self._on_pipeline_error)
             encoder.start()
-            rtsp = self.rtsp = RtspServer(cfg.rtsp, cfg.video, encoder)
-            rtsp.start()
+            if cfg.rtsp.enabled:
+                rtsp = self.rtsp = RtspServer(cfg.rtsp, cfg.video, encoder)
+                rtsp.start()
+            self.outputs = _make_outputs(cfg, encoder)
+            for output in self.outputs:
+                output.start()
             mainloop = self._mainloop = MainLoopThread()
             mainloop.start()
         except BaseException:
@@ -87,13 +95,15 @@ class Streamer:
             self._spawn("capture", self._capture_loop)
         if self._log_stats:
             self._spawn("stats", self._stats_loop)
+        targets = [cfg.rtsp.url()] if cfg.rtsp.enabled else []
+        targets += [f"{o.name} {o.target}" for o in self.outputs]
         log.info(
             "streaming %s at %dx%d@%d to %s",
             self.source_name,
             cfg.video.width,
             cfg.video.height,
             cfg.video.fps,
-            cfg.rtsp.url(),
+            ", ".join(targets),
         )
 
     def _spawn(self, name: str, target: object) -> None:
@@ -125,6 +135,10 @@ class Streamer:
             if t is not threading.current_thread():
                 t.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
+        for output in self.outputs:  # all at once: each finishes its pipeline in parallel
+            output.request_stop()
+        for output in self.outputs:
+            output.stop(max(0.5, deadline + 1.0 - time.monotonic()))
         if self.rtsp is not None:
             self.rtsp.stop()
         if self.encoder is not None:
@@ -212,6 +226,7 @@ class Streamer:
             heap_bytes=allocator_in_use(),
             encoded=enc.frames_out if enc else 0,
             hook_errors=self.processor.hook_errors if self.processor else 0,
+            outputs=tuple(o.status() for o in self.outputs),
         )
 
     def _stats_loop(self) -> None:
@@ -223,3 +238,30 @@ class Streamer:
         if self.error is None:
             self.error = error
         self._stop.set()
+
+
+def _output_elements(cfg: Config) -> tuple[str, ...]:
+    from .gst.launch import PUBLISH_ELEMENTS, RECORD_ELEMENTS, RTMP_ELEMENTS
+
+    o = cfg.outputs
+    return (
+        *(RTMP_ELEMENTS if o.rtmp_url else ()),
+        *(RECORD_ELEMENTS if o.save_dir else ()),
+        *(PUBLISH_ELEMENTS if o.publish_url else ()),
+    )
+
+
+def _make_outputs(cfg: Config, encoder: H264Encoder) -> list[EncodedOutput]:
+    from .gst.publish import RtspPublisher
+    from .gst.recorder import Recorder
+    from .gst.rtmp import RtmpOutput
+
+    o = cfg.outputs
+    outputs: list[EncodedOutput] = []
+    if o.save_dir:
+        outputs.append(Recorder(o, cfg.video, encoder))
+    if o.rtmp_url:
+        outputs.append(RtmpOutput(o.rtmp_url, cfg.video, encoder))
+    if o.publish_url:
+        outputs.append(RtspPublisher(o.publish_url, cfg.video, encoder))
+    return outputs

@@ -101,6 +101,34 @@ def rss_bytes() -> int:
 
 
 @dataclass(frozen=True)
+class OutputStatus:
+    """One output (RTMP push, recording, RTSP publish) at one moment.
+
+    state: `starting` (pipeline built, nothing confirmed yet), `connected` (data is flowing),
+    `retrying` (failed; waiting `retry_in_s` before the next attempt) or `stopped`.
+    """
+
+    name: str
+    target: str
+    state: str
+    bytes: int = 0  # bytes of access units handed to the output's pipeline
+    buffers: int = 0
+    dropped: int = 0  # access units dropped because the output's queue was full
+    errors: int = 0
+    reconnects: int = 0
+    last_error: str = ""
+    files: int = 0  # recording: segments closed
+    deleted: int = 0  # recording: segments removed by retention
+
+    @property
+    def connected(self) -> bool:
+        return self.state == "connected"
+
+    def short(self) -> str:
+        return f"{self.name}={self.state}/{self.bytes / 1e6:.1f}MB/err{self.errors}"
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """What the stats line shows, at one moment."""
 
@@ -114,6 +142,7 @@ class Snapshot:
     heap_bytes: int | None
     encoded: int
     hook_errors: int = 0
+    outputs: tuple[OutputStatus, ...] = ()
 
     def line(self) -> str:
         heap = "" if self.heap_bytes is None else f" heap={self.heap_bytes / 1e6:.1f}MB"
@@ -121,6 +150,7 @@ class Snapshot:
             f"frames={self.frames} fps={self.fps:.1f} uptime={format_uptime(self.uptime_s)} "
             f"rss={self.rss_bytes / 1e6:.1f}MB{heap} dropped={self.dropped} "
             f"clients={self.clients} sessions={self.sessions} encoded={self.encoded}"
+            + "".join(f" {o.short()}" for o in self.outputs)
         )
 
 
