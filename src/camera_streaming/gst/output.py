@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 BACKOFF_S = (0.5, 1.0, 2.0, 5.0)  # wait before attempt n+1 after n failures in a row
 BUS_POLL_S = 0.25
 EOS_WAIT_S = 1.0  # on stop: how long the pipeline may take to finish (close the file)
+CONFIRM_S = 0.5  # data flowing this long without an error: connected
+STABLE_S = 5.0  # connected this long before failing: the backoff starts again from 0.5 s
 STARTING, CONNECTED, RETRYING, STOPPED = "starting", "connected", "retrying", "stopped"
 
 
@@ -67,7 +69,8 @@ class EncodedOutput:
         self.reconnects = 0
         self.attempts = 0
         self.last_error = ""
-        self.connected_at = 0.0  # monotonic time the current pipeline was seen carrying data
+        self.connected_at = 0.0  # monotonic time data started to flow, once confirmed
+        self._flow_since = 0.0
         self._logged_errors: set[str] = set()
 
     # -- subclass hooks ----------------------------------------------------------------------
@@ -135,7 +138,10 @@ class EncodedOutput:
         now = self._clock.get_time()
         if appsrc.get_property("current-level-bytes") >= self._queue_bytes:
             self.dropped += 1  # the output is behind: appsrc drops the oldest
-        out = buffer.copy()  # shallow: shares the encoded memory
+        # A deep copy (one access unit, ~10 KB at 2 Mbit/s): h264parse converting to AVC for
+        # flvmux/matroskamux rewrote the start codes of a shallow copy's shared memory in
+        # place, and every RTSP client then stalled on the corrupted access units (measured).
+        out = buffer.copy_deep()
         out.pts = out.dts = now - base if now > base else 0
         if appsrc.push_buffer(out) != Gst.FlowReturn.OK:
             return  # FLUSHING: being torn down by the supervisor
@@ -151,7 +157,7 @@ class EncodedOutput:
             error = self._attempt()
             if self._stop.is_set():
                 break
-            if self.connected_at:
+            if self.connected_at and time.monotonic() - self.connected_at >= STABLE_S:
                 failures = 0  # it worked for a while: start the backoff again
             self._record_error(error)
             wait = self.backoff[min(failures, len(self.backoff) - 1)]
@@ -164,7 +170,7 @@ class EncodedOutput:
 
     def _attempt(self) -> str:
         """Build, run until error or stop, tear down. Returns the error ('' on stop)."""
-        self.connected_at = 0.0
+        self.connected_at = self._flow_since = 0.0
         self.state = STARTING
         try:
             pipeline = Gst.parse_launch(self.launch())
@@ -204,9 +210,15 @@ class EncodedOutput:
         appsrc = self._appsrc
         if appsrc is None or self.connected_at or self._wait_key:
             return
-        # Data left our queue: downstream (server, file) is taking it.
-        if appsrc.get_property("current-level-bytes") < self._queue_bytes // 2:
-            self.connected_at = time.monotonic()
+        # Data leaves our queue and no error came for CONFIRM_S: downstream takes it.
+        if appsrc.get_property("current-level-bytes") >= self._queue_bytes // 2:
+            self._flow_since = 0.0
+            return
+        now = time.monotonic()
+        if not self._flow_since:
+            self._flow_since = now
+        elif now - self._flow_since >= CONFIRM_S:
+            self.connected_at = self._flow_since
             self.state = CONNECTED
             if self.errors:
                 log.info("%s output to %s is back", self.name, self.target)
