@@ -71,7 +71,8 @@ class EncodedOutput:
         self.last_error = ""
         self.connected_at = 0.0  # monotonic time data started to flow, once confirmed
         self._flow_since = 0.0
-        self._logged_errors: set[str] = set()
+        self._outage_logged = False  # one warning per outage; the rest at DEBUG
+        self._up_logged = False
 
     # -- subclass hooks ----------------------------------------------------------------------
     def launch(self) -> str:
@@ -159,6 +160,7 @@ class EncodedOutput:
                 break
             if self.connected_at and time.monotonic() - self.connected_at >= STABLE_S:
                 failures = 0  # it worked for a while: start the backoff again
+                self._outage_logged = False  # and a failure now is a new outage
             self._record_error(error)
             wait = self.backoff[min(failures, len(self.backoff) - 1)]
             failures += 1
@@ -196,9 +198,7 @@ class EncodedOutput:
             msg = bus.timed_pop_filtered(int(BUS_POLL_S * Gst.SECOND), wanted)
             if msg is not None:
                 if msg.type == Gst.MessageType.ERROR:
-                    element, text, debug = bus_error(msg)
-                    log.debug("%s output: %s: %s (%s)", self.name, element, text, debug)
-                    return f"{element}: {text}"
+                    return _error_text(msg)
                 if msg.type == Gst.MessageType.EOS:
                     return "the pipeline ended (EOS)"
                 self.on_element_message(msg)
@@ -220,10 +220,10 @@ class EncodedOutput:
         elif now - self._flow_since >= CONFIRM_S:
             self.connected_at = self._flow_since
             self.state = CONNECTED
-            if self.errors:
-                log.info("%s output to %s is back", self.name, self.target)
-            else:
-                log.info("%s output to %s is running", self.name, self.target)
+            if not self._up_logged:
+                self._up_logged = True
+                how = "is back" if self.errors else "is running"
+                log.info("%s output to %s %s", self.name, self.target, how)
 
     def _teardown(self, pipeline: Any, bus: Any) -> None:
         appsrc, self._appsrc = self._appsrc, None
@@ -239,18 +239,26 @@ class EncodedOutput:
     @staticmethod
     def _first_error(bus: Any) -> str:
         msg = bus.pop_filtered(Gst.MessageType.ERROR)
-        if msg is None:
-            return ""
-        element, text, _debug = bus_error(msg)
-        return f"{element}: {text}"
+        return _error_text(msg) if msg is not None else ""
 
     def _record_error(self, error: str) -> None:
         error = error or "stopped without an error"
         self.errors += 1
         self.last_error = error
-        if error not in self._logged_errors:  # each distinct reason is logged once
-            if len(self._logged_errors) < 32:
-                self._logged_errors.add(error)
+        if not self._outage_logged:  # once per outage, however long it lasts
+            self._outage_logged = True
+            self._up_logged = False
             log.warning("%s output to %s failed: %s; retrying", self.name, self.target, error)
         else:
             log.debug("%s output to %s failed again: %s", self.name, self.target, error)
+
+
+def _error_text(message: Any) -> str:
+    """'element: message (system error)' of a bus ERROR, e.g. the errno text filesink and
+    rtmpsink put only in the debug string ('No space left on device')."""
+    element, text, debug = bus_error(message)
+    log.debug("output pipeline error from %s: %s (%s)", element, text, debug)
+    detail = (
+        debug.rsplit("system error: ", 1)[1].strip() if debug and "system error: " in debug else ""
+    )
+    return f"{element}: {text}" + (f" ({detail})" if detail else "")

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "rec-"
 SUFFIX = ".mkv"
+RETENTION_EVERY_S = 1.0  # also on every closed segment
 
 
 def check_dir(path: str) -> Path:
@@ -92,6 +93,7 @@ class Recorder(EncodedOutput):
         self.files = 0
         self.deleted = 0
         self.current: str = ""
+        self._retention_at = 0.0
 
     def start(self) -> None:
         check_dir(str(self.directory))
@@ -116,6 +118,17 @@ class Recorder(EncodedOutput):
         elif name == "splitmuxsink-fragment-closed":
             self.files += 1
             self.apply_retention()
+
+    def on_tick(self) -> None:
+        now = time.monotonic()
+        if now - self._retention_at >= RETENTION_EVERY_S:
+            self._retention_at = now
+            self.apply_retention()
+
+    def stop(self, timeout: float = 3.0) -> None:
+        super().stop(timeout)
+        self.current = ""
+        self.apply_retention()  # the last segment was closed by the EOS
 
     def apply_retention(self) -> None:
         if not (self.cfg.keep_segments or self.cfg.keep_bytes):
