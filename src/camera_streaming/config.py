@@ -165,7 +165,8 @@ def validate(config: Config) -> Config:
 def _check_url(name: str, url: str, schemes: tuple[str, ...], example: str) -> None:
     scheme, sep, rest = url.partition("://")
     host = rest.split("/", 1)[0]
-    if not sep or scheme.lower() not in schemes or not host or "/" not in rest or " " in url:
+    bad = any(c in url for c in ' "\\')
+    if not sep or scheme.lower() not in schemes or not host or "/" not in rest or bad:
         raise ConfigError(name, f"must look like {example}, got {url!r}")
 
 
