@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from .api import RtspStreamer
-from .config import Config, RtspConfig, SourceSpec, VideoConfig
+from .config import Config, OutputsConfig, RtspConfig, SourceSpec, VideoConfig
 from .errors import (
     CameraStreamingError,
     ConfigError,
@@ -15,11 +15,14 @@ from .errors import (
     PortInUseError,
     SourceError,
 )
+from .stats import OutputStatus
 
 __version__ = "0.1.0"
 __all__ = [
     "RtspStreamer",
     "Config",
+    "OutputsConfig",
+    "OutputStatus",
     "RtspConfig",
     "SourceSpec",
     "VideoConfig",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import Config, RtspConfig, SourceSpec, VideoConfig
+from .config import Config, OutputsConfig, RtspConfig, SourceSpec, VideoConfig
 from .frames import FrameHook
 from .service import Streamer
 from .stats import Snapshot
@@ -32,6 +32,8 @@ class RtspStreamer:
         max_clients: int = 0,
         hook: FrameHook | None = None,
         stats_interval_s: float = 0,
+        outputs: OutputsConfig | None = None,
+        rtsp: bool = True,
     ) -> None:
         self.config = Config(
             video=VideoConfig(
@@ -41,7 +43,8 @@ class RtspStreamer:
                 bitrate_kbps=bitrate_kbps,
                 keyframe_interval_s=keyframe_interval_s,
             ),
-            rtsp=RtspConfig(port=port, path=path, bind=bind, max_clients=max_clients),
+            rtsp=RtspConfig(enabled=rtsp, port=port, path=path, bind=bind, max_clients=max_clients),
+            outputs=outputs or OutputsConfig(),
             source=SourceSpec("api"),
             stats_interval_s=stats_interval_s or 1.0,
         )
@@ -82,6 +85,7 @@ class RtspStreamer:
         return self.config.rtsp.url()
 
     def stats(self) -> Snapshot | None:
+        """Figures now, with `outputs`: one `OutputStatus` per RTMP/recording/publish output."""
         return self._streamer.snapshot() if self._streamer is not None else None
 
     def __enter__(self) -> RtspStreamer:

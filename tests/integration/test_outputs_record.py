@@ -163,3 +163,25 @@ def test_bad_output_flags_are_one_line_exit_2(args: list[str], word: str) -> Non
     assert out.returncode == 2, (out.returncode, out.stderr)
     lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and word in lines[0] and "Traceback" not in out.stderr, out.stderr
+
+
+def test_api_records_pushed_frames_without_rtsp(tmp_path: Path) -> None:
+    import numpy as np
+
+    from camera_streaming import OutputsConfig as PublicOutputsConfig
+    from camera_streaming import RtspStreamer
+
+    rec = tmp_path / "rec"
+    frame = np.zeros((240, 320, 3), np.uint8)
+    with RtspStreamer(
+        width=320, height=240, fps=30, rtsp=False, outputs=PublicOutputsConfig(save_dir=str(rec))
+    ) as s:
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            frame[:] = int(time.monotonic() * 50) % 255
+            s.push_frame(frame)
+            time.sleep(1 / 30)
+        stats = s.stats()
+        assert stats is not None and stats.outputs[0].state == "connected", stats
+        assert stats.outputs[0].bytes > 0 and not s.has_client
+    assert probe_span(segment_files(rec)[-1])[0] >= 2.0
