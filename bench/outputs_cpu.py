@@ -70,15 +70,34 @@ def viewer(url: str) -> subprocess.Popen:
     )
 
 
+class Run:
+    """What one configuration measured: CPU % of the streamer and of the watched pids, and
+    from the streamer's stats lines the encoded frame rate and drops during the window."""
+
+    def __init__(self, cpu: float, others: list[float], fps: float, dropped: int) -> None:
+        self.cpu, self.others, self.fps, self.dropped = cpu, others, fps, dropped
+
+
+def _stats(log: Path) -> tuple[float, int, int]:
+    """(monotonic-ish read time, encoded, dropped) of the last stats line so far."""
+    lines = [ln for ln in log.read_text(errors="replace").splitlines() if "encoded=" in ln]
+    if not lines:
+        return time.monotonic(), 0, 0
+    fields = dict(f.split("=", 1) for f in lines[-1].split() if "=" in f)
+    return time.monotonic(), int(fields.get("encoded", 0)), int(fields.get("dropped", 0))
+
+
 def measure(
     args: argparse.Namespace, extra: list[str], viewers: list[str], watch: list[int]
-) -> tuple[float, list[float]]:
+) -> Run:
     """CPU % of the streamer (and of the `watch` pids) with `extra` flags and viewers."""
     port = free_port()
     cmd = [sys.executable, "-m", "camera_streaming", "--source", "test", "--bind", "127.0.0.1"]
     cmd += ["--port", str(port), "--width", str(args.width), "--height", str(args.height)]
-    cmd += ["--fps", str(args.fps), "--stats-interval", "60", *extra]
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd += ["--fps", str(args.fps), "--stats-interval", "1", *extra]
+    log = Path(tempfile.mkstemp(prefix="cs-bench-", suffix=".log")[1])
+    with open(log, "w") as err:
+        server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
     clients: list[subprocess.Popen] = []
     try:
         if "--rtsp" in extra or not extra:
@@ -92,17 +111,20 @@ def measure(
         procs = [psutil.Process(server.pid), *(psutil.Process(p) for p in watch)]
         for p in procs:
             p.cpu_percent(None)
+        t0, enc0, drop0 = _stats(log)
         time.sleep(args.seconds)
         cpus = [p.cpu_percent(None) for p in procs]
+        t1, enc1, drop1 = _stats(log)
         if server.poll() is not None:
             raise RuntimeError(f"the streamer exited: {cmd}")
-        return cpus[0], cpus[1:]
+        return Run(cpus[0], cpus[1:], (enc1 - enc0) / (t1 - t0), drop1 - drop0)
     finally:
         for c in clients:
             c.kill()
             c.wait()
         server.terminate()
         server.wait(10)
+        log.unlink()
 
 
 def outputs_ratio(args: argparse.Namespace, tmp: Path, nginx_port: int, ng_pid: int) -> None:
@@ -117,10 +139,17 @@ def outputs_ratio(args: argparse.Namespace, tmp: Path, nginx_port: int, ng_pid: 
     results: dict[str, list[float]] = {k: [] for k in configs}
     for _ in range(args.repeats):
         for name, (extra, viewers) in configs.items():
-            results[name].append(measure(args, extra, viewers, [])[0])
+            run = measure(args, extra, viewers, [])
+            results[name].append(run.cpu)
+            print(
+                f"  ({name}: cpu={run.cpu:.1f}% encoded fps={run.fps:.1f} dropped={run.dropped})",
+                flush=True,
+            )
     base = statistics.median(results["rtsp"])
-    print(f"{args.width}x{args.height}@{args.fps}, {args.clients} RTSP client(s), median of "
-          f"{args.repeats} x {args.seconds:.0f} s, streamer process CPU (100% = one core)")
+    print(
+        f"{args.width}x{args.height}@{args.fps}, {args.clients} RTSP client(s), median of "
+        f"{args.repeats} x {args.seconds:.0f} s, streamer process CPU (100% = one core)"
+    )
     for name, values in results.items():
         cpu = statistics.median(values)
         print(f"  {name:<18} cpu={cpu:5.1f}%  ratio={cpu / base:.2f}  runs={values}")
@@ -128,13 +157,19 @@ def outputs_ratio(args: argparse.Namespace, tmp: Path, nginx_port: int, ng_pid: 
 
 def scaling(args: argparse.Namespace, nginx_port: int, ng_pid: int) -> None:
     rtmp = f"rtmp://127.0.0.1:{nginx_port}/live/scale"
-    print(f"{args.width}x{args.height}@{args.fps}: viewers on the board (RTSP) vs through "
-          "nginx-rtmp (board pushes once); CPU % of one core")
+    print(
+        f"{args.width}x{args.height}@{args.fps}: viewers on the board (RTSP) vs through "
+        "nginx-rtmp (board pushes once); CPU % of one core"
+    )
     for n in args.scaling:
-        board, _ = measure(args, [], ["{rtsp}"] * n, [])
-        push, (ng,) = measure(args, ["--rtmp", rtmp], [rtmp] * n, [ng_pid])
-        print(f"  viewers={n:<3} board-alone: board={board:5.1f}%   via-nginx: board={push:5.1f}% "
-              f"nginx={ng:5.1f}%")
+        a = measure(args, [], ["{rtsp}"] * n, [])
+        b = measure(args, ["--rtmp", rtmp], [rtmp] * n, [ng_pid])
+        print(
+            f"  viewers={n:<3} board alone: cpu={a.cpu:5.1f}% fps={a.fps:4.1f} "
+            f"dropped={a.dropped:<4} | via nginx: board cpu={b.cpu:5.1f}% fps={b.fps:4.1f} "
+            f"dropped={b.dropped:<4} nginx cpu={b.others[0]:4.1f}%",
+            flush=True,
+        )
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ resumes, while RTSP clients and the recording do not notice."""
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from dataclasses import replace
@@ -13,6 +14,7 @@ import psutil
 import pytest
 
 from camera_streaming.config import Config, OutputsConfig
+from camera_streaming.gst.runtime import Gst
 from conftest import free_port
 from fakes import decode_frames, make_config, running
 from peers import NginxRtmp, probe_stream, wait_for
@@ -100,6 +102,11 @@ def test_rtmp_reconnect_cycles_leave_no_threads_or_fds(port: int) -> None:
 
         before = counts_between_attempts(5)
         after = counts_between_attempts(25)
+        gc.collect()
+        # Python wrappers of dead output pipelines are gone too: the encoder's one remains,
+        # plus at most the output's current attempt.
+        pipelines = [o for o in gc.get_objects() if isinstance(o, Gst.Pipeline)]
+        assert len(pipelines) <= 2, pipelines
         assert rtmp.errors >= 20 and rtmp.state != "connected"
         assert after[0] <= before[0] + 1, (before, after)
         assert after[1] <= before[1] + 1, (before, after)
