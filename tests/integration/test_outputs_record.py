@@ -149,14 +149,16 @@ def test_disk_full_is_logged_once_and_rtsp_goes_on(
 @pytest.mark.parametrize(
     ("args", "word"),
     [
-        (["--save", "/etc/hostname/rec"], "--save"),
+        (["--save", "{file}/rec"], "--save"),  # a directory under a regular file
         (["--rtmp", "http://127.0.0.1/live/x"], "--rtmp"),
         (["--publish", "rtmp://127.0.0.1/cam"], "--publish"),
         (["--segment", "0", "--save", "/tmp"], "--segment"),
         (["--keep-bytes", "lots", "--save", "/tmp"], "--keep-bytes"),
     ],
 )
-def test_bad_output_flags_are_one_line_exit_2(args: list[str], word: str) -> None:
+def test_bad_output_flags_are_one_line_exit_2(args: list[str], word: str, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    args = [a.replace("{file}", str(tmp_path / "file")) for a in args]
     out = subprocess.run(
         [*CLI, *args], capture_output=True, text=True, timeout=30, env=dict(os.environ)
     )
