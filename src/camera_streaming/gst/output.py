@@ -32,10 +32,6 @@ STABLE_S = 5.0  # connected this long before failing: the backoff starts again f
 STARTING, CONNECTED, RETRYING, STOPPED = "starting", "connected", "retrying", "stopped"
 
 
-class OutputError(Exception):
-    """An attempt failed: carries the one-line reason shown in the stats."""
-
-
 class EncodedOutput:
     """Base class. A subclass gives `launch()` and may override `configure()` (set object
     properties on the fresh pipeline), `on_element_message()` and `on_tick()`."""
@@ -186,13 +182,11 @@ class EncodedOutput:
             self._wait_key = True
             self._appsrc = pipeline.get_by_name("src")
             self.encoder.request_keyframe()
-            return self._watch(pipeline, bus)
-        except OutputError as exc:
-            return str(exc)
+            return self._watch(bus)
         finally:
             self._teardown(pipeline, bus)
 
-    def _watch(self, pipeline: Any, bus: Any) -> str:
+    def _watch(self, bus: Any) -> str:
         wanted = Gst.MessageType.ERROR | Gst.MessageType.EOS | Gst.MessageType.ELEMENT
         while not self._stop.is_set():
             msg = bus.timed_pop_filtered(int(BUS_POLL_S * Gst.SECOND), wanted)
