@@ -101,3 +101,10 @@ def test_output_status_in_the_stats_line() -> None:
     o = OutputStatus("rtmp", "rtmp://h/live/x", "retrying", bytes=2_500_000, errors=3)
     snap = Snapshot(1.0, 1, 1.0, 0, 0, 0, 1, None, 1, outputs=(o,))
     assert snap.line().endswith("rtmp=retrying/2.5MB/err3") and not o.connected
+
+
+def test_help_has_one_outputs_group() -> None:
+    text = build_parser().format_help()
+    group = text[text.index("outputs:") :]
+    for flag in ("--rtmp", "--save", "--segment", "--keep-segments", "--keep-bytes", "--publish"):
+        assert flag in group
