@@ -135,9 +135,9 @@ class EncodedOutput:
         now = self._clock.get_time()
         if appsrc.get_property("current-level-bytes") >= self._queue_bytes:
             self.dropped += 1  # the output is behind: appsrc drops the oldest
-        # A deep copy (one access unit, ~10 KB at 2 Mbit/s): h264parse converting to AVC for
-        # flvmux/matroskamux rewrote the start codes of a shallow copy's shared memory in
-        # place, and every RTSP client then stalled on the corrupted access units (measured).
+        # A deep copy (one access unit, ~10 KB at 2 Mbit/s). With a shallow copy sharing the
+        # memory of the RTSP clients' buffers, every RTSP client stalled once an output ran
+        # (measured; likely h264parse's in-place AVC conversion): docs/outputs.md.
         out = buffer.copy_deep()
         out.pts = out.dts = now - base if now > base else 0
         if appsrc.push_buffer(out) != Gst.FlowReturn.OK:
