@@ -90,6 +90,14 @@ def test_sigterm_closes_segments_and_keeps_the_newest(tmp_path: Path) -> None:
         )
         assert out.returncode == 0 and "matroska" in out.stdout, out
         durations.append(float(out.stdout.strip().split(",")[-1]))
+        first = subprocess.run(
+            ["ffprobe", "-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1"]
+            + ["-show_entries", "packet=flags", "-of", "csv=p=0", str(f)],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        assert first.stdout.startswith("K"), (f, first.stdout)  # every file opens on an IDR
     # The last one may have just begun (a segment starts on every keyframe past the limit).
     assert all(d > 0 for d in durations) and max(durations) >= 0.9, durations
     assert "record=" in err
