@@ -13,6 +13,7 @@ machines). Prints one line per configuration and the ratios against RTSP alone.
 from __future__ import annotations
 
 import argparse
+import shutil
 import socket
 import statistics
 import subprocess
@@ -53,7 +54,8 @@ def start_nginx(root: Path, port: int) -> subprocess.Popen:
         "  application live { live on; record off; } } }\n"
     )
     proc = subprocess.Popen(
-        ["nginx", "-p", str(root), "-c", str(conf), "-e", "logs/error.log"],
+        [shutil.which("nginx") or "/usr/sbin/nginx", "-p", str(root), "-c", str(conf)]
+        + ["-e", "logs/error.log"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

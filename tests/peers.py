@@ -42,7 +42,9 @@ class NginxRtmp:
     127.0.0.1:port; its prefix, config and logs live in `root`."""
 
     def __init__(self, root: Path, port: int) -> None:
-        self.nginx = require_tool("nginx")
+        # /usr/sbin may be missing from a non-root PATH.
+        sbin = Path("/usr/sbin/nginx")
+        self.nginx = str(sbin) if sbin.exists() else require_tool("nginx")
         if not RTMP_MODULE.exists():
             pytest.fail("libnginx-mod-rtmp is not installed: run 'make setup-dev'")
         self.root, self.port = root, port
