@@ -12,7 +12,9 @@ pkgs=(python3-venv python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-pl
       gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp
       gstreamer1.0-tools)
 if [ "$dev" = 1 ]; then
-  pkgs+=(ffmpeg procps chromium systemd)  # chromium: status-page test; systemd: unit check
+  # chromium: status-page test; systemd: unit check; nginx + its RTMP module: the real
+  # RTMP server the --rtmp tests start on a loopback port.
+  pkgs+=(ffmpeg procps chromium systemd nginx libnginx-mod-rtmp)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from .api import RtspStreamer
-from .config import Config, HttpConfig, RtspConfig, SourceSpec, VideoConfig
+from .config import Config, HttpConfig, OutputsConfig, RtspConfig, SourceSpec, VideoConfig
 from .errors import (
     CameraStreamingError,
     ConfigError,
@@ -16,11 +16,14 @@ from .errors import (
     SourceError,
 )
 from .overlay import Track, draw_stream_overlay
+from .stats import OutputStatus
 
 __version__ = "0.1.0"
 __all__ = [
     "RtspStreamer",
     "Config",
+    "OutputsConfig",
+    "OutputStatus",
     "RtspConfig",
     "SourceSpec",
     "VideoConfig",

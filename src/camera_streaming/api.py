@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import Config, HttpConfig, RtspConfig, SourceSpec, VideoConfig
+from .config import Config, HttpConfig, OutputsConfig, RtspConfig, SourceSpec, VideoConfig
 from .frames import FrameHook
 from .service import Streamer
 from .stats import Snapshot
@@ -36,6 +36,8 @@ class RtspStreamer:
         overlay: bool = False,
         encoder: str = "auto",
         notify_systemd: bool = False,
+        outputs: OutputsConfig | None = None,
+        rtsp: bool = True,
     ) -> None:
         """`http_port`: serve /metrics, /healthz, /api/status, /snapshot.jpg and the status
         page there (0, the default for the API: no HTTP port). `overlay`: draw time, frame
@@ -50,7 +52,8 @@ class RtspStreamer:
                 keyframe_interval_s=keyframe_interval_s,
                 encoder=encoder,
             ),
-            rtsp=RtspConfig(port=port, path=path, bind=bind, max_clients=max_clients),
+            rtsp=RtspConfig(enabled=rtsp, port=port, path=path, bind=bind, max_clients=max_clients),
+            outputs=outputs or OutputsConfig(),
             source=SourceSpec("api"),
             stats_interval_s=stats_interval_s or 1.0,
             http=HttpConfig(enabled=bool(http_port), port=http_port, bind=bind),
@@ -99,6 +102,7 @@ class RtspStreamer:
         return self.config.rtsp.url()
 
     def stats(self) -> Snapshot | None:
+        """Figures now, with `outputs`: one `OutputStatus` per RTMP/recording/publish output."""
         return self._streamer.snapshot() if self._streamer is not None else None
 
     def __enter__(self) -> RtspStreamer:

@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+from dataclasses import replace
 from typing import Any, NoReturn
 
 from . import __version__
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rtsp",
         action="store_true",
-        help="serve RTSP (the default output; kept for the seed's command line)",
+        help="serve RTSP (on by default; with --rtmp/--save/--publish it is on only if given)",
     )
     p.add_argument("--config", metavar="FILE", help="TOML settings file (docs/configuration.md)")
     p.add_argument(
@@ -63,7 +64,15 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 def effective_from_args(args: argparse.Namespace) -> Effective:
-    return load_settings(vars(args), config_file=args.config)
+    effective = load_settings(vars(args), config_file=args.config)
+    cfg = effective.config
+    # The seed's rule: naming other outputs on the command line without --rtsp means "not
+    # RTSP" (unless RTSP was switched on by the environment or the file).
+    named = any(f"outputs.{k}" in vars(args) for k in ("rtmp", "save", "publish"))
+    if named and not args.rtsp and effective.origins.get("rtsp.enabled", "default") == "default":
+        cfg = replace(cfg, rtsp=replace(cfg.rtsp, enabled=False))
+        effective = replace(effective, config=cfg)
+    return effective
 
 
 class _Signals:

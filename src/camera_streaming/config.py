@@ -97,9 +97,32 @@ class LogConfig:
 
 
 @dataclass(frozen=True)
+class OutputsConfig:
+    """Outputs beside the RTSP server, all fed from the one encode (docs/outputs.md).
+
+    rtmp_url: push FLV to this RTMP server (`rtmp://HOST[:PORT]/APP/STREAM`).
+    save_dir: record segments into this directory (Matroska, readable after kill -9).
+    publish_url: publish to this RTSP server with ANNOUNCE/RECORD (`rtsp://HOST[:PORT]/PATH`).
+    Retention: keep at most `keep_segments` files and `keep_bytes` bytes (0: no limit).
+    """
+
+    rtmp_url: str | None = None
+    save_dir: str | None = None
+    segment_s: float = 300.0
+    keep_segments: int = 0
+    keep_bytes: int = 0
+    publish_url: str | None = None
+
+    @property
+    def any(self) -> bool:
+        return bool(self.rtmp_url or self.save_dir or self.publish_url)
+
+
+@dataclass(frozen=True)
 class Config:
     video: VideoConfig = field(default_factory=VideoConfig)
     rtsp: RtspConfig = field(default_factory=RtspConfig)
+    outputs: OutputsConfig = field(default_factory=OutputsConfig)
     source: SourceSpec = field(default_factory=SourceSpec)
     hook: str | None = None  # "module:function"
     stats_interval_s: float = 1.0
@@ -150,6 +173,11 @@ def validate(config: Config) -> Config:
             "stats-interval", f"must be between 0.1 and 3600 seconds, got {config.stats_interval_s}"
         )
     _validate_extras(config)
+    _validate_outputs(config.outputs)
+    if not r.enabled and not config.outputs.any:
+        raise ConfigError(
+            "rtsp", "no output enabled: serve RTSP or give --rtmp, --save or --publish"
+        )
     if config.hook is not None:
         mod, sep, fn = config.hook.partition(":")
         if not sep or not mod or not fn:
@@ -186,3 +214,24 @@ def _validate_extras(config: Config) -> None:
         )
     if config.log.format not in ("text", "json"):
         raise ConfigError("log-format", f"must be text or json, got {config.log.format!r}")
+
+
+def _check_url(name: str, url: str, schemes: tuple[str, ...], example: str) -> None:
+    scheme, sep, rest = url.partition("://")
+    host = rest.split("/", 1)[0]
+    bad = any(c in url for c in ' "\\')
+    if not sep or scheme.lower() not in schemes or not host or "/" not in rest or bad:
+        raise ConfigError(name, f"must look like {example}, got {url!r}")
+
+
+def _validate_outputs(o: OutputsConfig) -> None:
+    if o.rtmp_url is not None:
+        _check_url("rtmp", o.rtmp_url, ("rtmp", "rtmps"), "rtmp://HOST[:PORT]/APP/STREAM")
+    if o.publish_url is not None:
+        _check_url("publish", o.publish_url, ("rtsp", "rtsps"), "rtsp://HOST[:PORT]/PATH")
+    if o.save_dir is not None and not o.save_dir.strip():
+        raise ConfigError("save", "must be a directory path")
+    if not 1 <= float(o.segment_s) <= 86_400:
+        raise ConfigError("segment", f"must be between 1 and 86400 seconds, got {o.segment_s}")
+    _check_int("keep-segments", o.keep_segments, 0, 1_000_000)
+    _check_int("keep-bytes", o.keep_bytes, 0, 1 << 50)

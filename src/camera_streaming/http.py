@@ -86,11 +86,20 @@ class SnapshotCollector:
                                 labels=["encoder", "codec"])  # fmt: skip
         enc.add_metric([s.encoder or "none", str(info.get("codec", ""))], 1)
         yield enc
-        up = GaugeMetricFamily(f"{NS}_output_up", "1 when an output is running",
+        up = GaugeMetricFamily(f"{NS}_output_up", "1 when an output is connected",
                                labels=["output"])  # fmt: skip
-        for name, ok in s.outputs:
-            up.add_metric([name], 1 if ok else 0)
-        yield up
+        sent = CounterMetricFamily(f"{NS}_output_bytes", "Bytes handed to an output",
+                                   labels=["output"])  # fmt: skip
+        errors = CounterMetricFamily(f"{NS}_output_errors", "Errors of an output",
+                                     labels=["output"])  # fmt: skip
+        restarts = CounterMetricFamily(f"{NS}_output_reconnects", "Reconnects of an output",
+                                       labels=["output"])  # fmt: skip
+        for o in s.outputs:
+            up.add_metric([o.name], 1 if o.connected else 0)
+            sent.add_metric([o.name], o.bytes)
+            errors.add_metric([o.name], o.errors)
+            restarts.add_metric([o.name], o.reconnects)
+        yield from (up, sent, errors, restarts)
 
 
 def status_json(source: StatusSource, health_timeout_s: float) -> dict[str, Any]:

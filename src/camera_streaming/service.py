@@ -1,5 +1,6 @@
-"""Wiring and lifecycle: source -> FrameProcessor -> H264Encoder -> RtspServer, plus the HTTP
-side port (http.py), systemd notifications (notify.py) and the memory history.
+"""Wiring and lifecycle: source -> FrameProcessor -> H264Encoder -> RtspServer and the other
+outputs of the same encode (RTMP push, recording, RTSP publish: gst/output.py), plus the
+HTTP side port (http.py), systemd notifications (notify.py) and the memory history.
 
 `Streamer.start()` builds everything (raising `CameraStreamingError` with a one-line reason),
 `serve()` blocks until `stop()` or a pipeline error, `stop()` tears everything down in a
@@ -38,6 +39,7 @@ from .stats import (
 if TYPE_CHECKING:  # gi is imported only when a streamer starts
     from .gst.encoder import H264Encoder
     from .gst.encoders import EncoderSpec
+    from .gst.output import EncodedOutput
     from .gst.rtsp import RtspServer
     from .gst.runtime import MainLoopThread
 
@@ -78,6 +80,7 @@ class Streamer:
         self.source_failures = 0
         self.encoder: H264Encoder | None = None
         self.rtsp: RtspServer | None = None
+        self.outputs: list[EncodedOutput] = []
         self._mainloop: MainLoopThread | None = None
         self.processor: FrameProcessor | None = None
         self.http: HttpServer | None = None
@@ -103,7 +106,9 @@ class Streamer:
         # auto: if the picked encoder cannot start, the next usable one is tried
         specs = [spec, *(fallbacks(spec, available) if cfg.video.encoder == AUTO else [])]
         # The encoder branch's elements were checked by select_encoder; these are common.
-        require_elements(("appsrc", "appsink", *client_elements(cfg.video.codec)))
+        rtsp_elements = client_elements(cfg.video.codec) if cfg.rtsp.enabled else ()
+        require_elements(("appsrc", "appsink", *rtsp_elements))
+        require_elements(_output_elements(cfg))
         hook = self._hook or (load_hook(cfg.hook) if cfg.hook else None)
         overlay = StatusOverlay(self._overlay_figures) if cfg.overlay else None
         self.processor = FrameProcessor(cfg.video.width, cfg.video.height, hook, overlay)
@@ -111,8 +116,12 @@ class Streamer:
             self._source = open_source(cfg.source, cfg.video)
         try:
             encoder = self.encoder = self._start_encoder(H264Encoder, specs)
-            rtsp = self.rtsp = RtspServer(cfg.rtsp, cfg.video, encoder)
-            rtsp.start()
+            if cfg.rtsp.enabled:
+                rtsp = self.rtsp = RtspServer(cfg.rtsp, cfg.video, encoder)
+                rtsp.start()
+            self.outputs = _make_outputs(cfg, encoder)
+            for output in self.outputs:
+                output.start()
             if cfg.http.enabled and cfg.http.port:
                 self.http = HttpServer(cfg.http, self)
                 self.http.start()
@@ -128,6 +137,8 @@ class Streamer:
             self._spawn("stats", self._stats_loop)
         self.memory.maybe_sample()
         self._spawn("monitor", self._monitor_loop)
+        targets = [cfg.rtsp.url()] if cfg.rtsp.enabled else []
+        targets += [f"{o.name} {o.target}" for o in self.outputs]
         log.info(
             "streaming %s at %dx%d@%d with %s to %s%s",
             self.source_name,
@@ -135,7 +146,7 @@ class Streamer:
             cfg.video.height,
             cfg.video.fps,
             self.encoder_spec.name if self.encoder_spec else "?",
-            cfg.rtsp.url(),
+            ", ".join(targets),
             f", status page http://127.0.0.1:{self.http.port}/" if self.http else "",
         )
         self.notifier.ready(f"streaming to {cfg.rtsp.url()}")
@@ -186,6 +197,10 @@ class Streamer:
         self.notifier.stopping()
         if self.http is not None:
             self.http.stop()
+        for output in self.outputs:  # all at once: each finishes its pipeline in parallel
+            output.request_stop()
+        for output in self.outputs:
+            output.stop(max(0.5, deadline + 1.0 - time.monotonic()))
         if self.rtsp is not None:
             self.rtsp.stop()
         if self.encoder is not None:
@@ -301,7 +316,7 @@ class Streamer:
             last_frame_age_s=time.monotonic() - self._last_frame_at
             if self._last_frame_at
             else None,
-            outputs=(("rtsp", bool(rtsp is not None and enc is not None and enc.running)),),
+            outputs=tuple(o.status() for o in self.outputs),
         )
 
     def memory_history(self) -> list[tuple[float, int, int | None]]:
@@ -361,3 +376,30 @@ class Streamer:
         if self.error is None:
             self.error = error
         self._stop.set()
+
+
+def _output_elements(cfg: Config) -> tuple[str, ...]:
+    from .gst.launch import PUBLISH_ELEMENTS, RECORD_ELEMENTS, RTMP_ELEMENTS
+
+    o = cfg.outputs
+    return (
+        *(RTMP_ELEMENTS if o.rtmp_url else ()),
+        *(RECORD_ELEMENTS if o.save_dir else ()),
+        *(PUBLISH_ELEMENTS if o.publish_url else ()),
+    )
+
+
+def _make_outputs(cfg: Config, encoder: H264Encoder) -> list[EncodedOutput]:
+    from .gst.publish import RtspPublisher
+    from .gst.recorder import Recorder
+    from .gst.rtmp import RtmpOutput
+
+    o = cfg.outputs
+    outputs: list[EncodedOutput] = []
+    if o.save_dir:
+        outputs.append(Recorder(o, cfg.video, encoder))
+    if o.rtmp_url:
+        outputs.append(RtmpOutput(o.rtmp_url, cfg.video, encoder))
+    if o.publish_url:
+        outputs.append(RtspPublisher(o.publish_url, cfg.video, encoder))
+    return outputs

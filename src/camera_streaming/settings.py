@@ -48,6 +48,7 @@ class Setting:
     help: str = ""
     secret: bool = False
     const: Any = None  # bool flags: the value the flag sets (e.g. --no-http sets False)
+    parse: Any = None  # text -> value for flags, variables and string file values (sizes)
 
     @property
     def name(self) -> str:
@@ -60,6 +61,8 @@ class Setting:
 
 S = Setting
 SETTINGS: tuple[Setting, ...] = (
+    S("rtsp", "enabled", "rtsp.enabled", bool, "--no-rtsp", "",
+      "do not serve RTSP (only --rtmp/--save/--publish)", const=False),
     S("rtsp", "port", "rtsp.port", int, "--port", "PORT", "RTSP port"),
     S("rtsp", "path", "rtsp.path", str, "--path", "PATH", "RTSP mount path"),
     S("rtsp", "bind", "rtsp.bind", str, "--bind", "ADDRESS", "address to listen on"),
@@ -94,12 +97,48 @@ SETTINGS: tuple[Setting, ...] = (
       "/healthz answers 503 when no frame came for this long"),
     S("http", "snapshot_max_fps", "http.snapshot_max_fps", float, "--snapshot-max-fps", "N",
       "/snapshot.jpg encodes at most N JPEGs a second"),
+    S("outputs", "rtmp", "outputs.rtmp_url", str, "--rtmp", "URL",
+      "push FLV of the same encode to rtmp://HOST[:PORT]/APP/STREAM"),
+    S("outputs", "save", "outputs.save_dir", str, "--save", "DIR",
+      "record Matroska segments of the same encode into DIR"),
+    S("outputs", "segment", "outputs.segment_s", float, "--segment", "SECONDS",
+      "length of a recorded segment"),
+    S("outputs", "keep_segments", "outputs.keep_segments", int, "--keep-segments", "N",
+      "keep at most N recorded segments, removing the oldest (0: all)"),
+    S("outputs", "keep_bytes", "outputs.keep_bytes", int, "--keep-bytes", "SIZE",
+      "keep at most SIZE of recordings, e.g. 500M or 20G (0: no limit)", parse="size"),
+    S("outputs", "publish", "outputs.publish_url", str, "--publish", "URL",
+      "publish to an RTSP server with ANNOUNCE/RECORD: rtsp://SERVER[:PORT]/PATH"),
     S("log", "level", "log.level", str, "--log-level", "LEVEL", "debug, info, warning, error"),
     S("log", "format", "log.format", str, "--log-format", "text|json",
       "text, or json: one JSON object a line (journald, Loki)"),
     S("log", "stats_interval", "stats_interval_s", float, "--stats-interval", "SECONDS",
       "seconds between stats lines"),
 )  # fmt: skip
+
+
+def parse_size(text: str) -> int:
+    """'500M', '20G', '1048576' -> bytes."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    t = text.strip().upper()
+    for suffix in ("B", "I"):
+        t = t[: -len(suffix)] if t.endswith(suffix) else t
+    mult = units.get(t[-1:], 1) if t else 1
+    number = t[:-1] if t[-1:] in units else t
+    try:
+        return int(float(number) * mult)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a size like 500M or 20G") from None
+
+
+PARSERS = {"size": parse_size}
+
+
+def _size_flag(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _default(config: Config, path: str) -> Any:
@@ -112,20 +151,27 @@ def _default(config: Config, path: str) -> Any:
 
 
 def add_flags(parser: argparse.ArgumentParser, table: Sequence[Setting] = SETTINGS) -> None:
-    """One flag per setting; absent flags stay absent from the namespace (SUPPRESS)."""
+    """One flag per setting, grouped by TOML section in --help; absent flags stay absent
+    from the namespace (SUPPRESS)."""
     defaults = Config()
+    groups: dict[str, Any] = {}
     for s in table:
+        if s.section not in groups:
+            groups[s.section] = parser.add_argument_group(s.section)
+        group = groups[s.section]
         shown = _default(defaults, s.path)
         text = f"{s.help} ([{s.section}] {s.key}, {s.env}; default {_toml(shown)})"
         if s.type is bool:
-            parser.add_argument(s.flag, dest=s.name, action="store_const", const=s.const,
+            group.add_argument(s.flag, dest=s.name, action="store_const", const=s.const,
                                 default=argparse.SUPPRESS, help=text)  # fmt: skip
         elif s.type is list:  # repeat the flag: --user a:b --user c:d
-            parser.add_argument(s.flag, dest=s.name, action="append", default=argparse.SUPPRESS,
+            group.add_argument(s.flag, dest=s.name, action="append", default=argparse.SUPPRESS,
                                 metavar=s.metavar or None, help=text)  # fmt: skip
         else:
-            kind = s.type if s.type in (int, float) else str
-            parser.add_argument(s.flag, dest=s.name, type=kind, default=argparse.SUPPRESS,
+            kind: Any = s.type if s.type in (int, float) else str
+            if s.parse == "size":
+                kind = _size_flag
+            group.add_argument(s.flag, dest=s.name, type=kind, default=argparse.SUPPRESS,
                                 metavar=s.metavar or None, help=text)  # fmt: skip
 
 
@@ -167,6 +213,8 @@ def _from_file(data: Mapping[str, Any], table: Sequence[Setting], where: str) ->
 
 
 def _check_type(s: Setting, value: Any, label: str) -> Any:
+    if s.parse and isinstance(value, str):
+        value = parse_text(s, value, label)
     if s.type is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if s.type is int and isinstance(value, bool):
@@ -207,6 +255,8 @@ def parse_text(s: Setting, text: str, label: str) -> Any:
             return value if s.const is None or s.const is True else (not value)
         if s.type is list:
             return [x.strip() for x in text.split(",") if x.strip()]
+        if s.parse:
+            return PARSERS[s.parse](text)
         return s.type(text)
     except ValueError:
         raise ConfigError(label, f"must be {_kind(s.type)}, got {text!r}") from None

@@ -106,6 +106,34 @@ def rss_bytes() -> int:
 
 
 @dataclass(frozen=True)
+class OutputStatus:
+    """One output (RTMP push, recording, RTSP publish) at one moment.
+
+    state: `starting` (pipeline built, nothing confirmed yet), `connected` (data is flowing),
+    `retrying` (failed; waiting `retry_in_s` before the next attempt) or `stopped`.
+    """
+
+    name: str
+    target: str
+    state: str
+    bytes: int = 0  # bytes of access units handed to the output's pipeline
+    buffers: int = 0
+    dropped: int = 0  # access units dropped because the output's queue was full
+    errors: int = 0
+    reconnects: int = 0
+    last_error: str = ""
+    files: int = 0  # recording: segments closed
+    deleted: int = 0  # recording: segments removed by retention
+
+    @property
+    def connected(self) -> bool:
+        return self.state == "connected"
+
+    def short(self) -> str:
+        return f"{self.name}={self.state}/{self.bytes / 1e6:.1f}MB/err{self.errors}"
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """What the stats line shows, at one moment."""
 
@@ -130,7 +158,7 @@ class Snapshot:
     idle_frames: int = 0  # frames not encoded because nobody watched
     keyframes: int = 0
     last_frame_age_s: float | None = None  # None before the first frame
-    outputs: tuple[tuple[str, bool], ...] = ()  # (output, up)
+    outputs: tuple[OutputStatus, ...] = ()  # RTMP / recording / publish (issue 5)
 
     def line(self) -> str:
         heap = "" if self.heap_bytes is None else f" heap={self.heap_bytes / 1e6:.2f}MB"
@@ -139,6 +167,7 @@ class Snapshot:
             f"rss={self.rss_bytes / 1e6:.1f}MB{heap} dropped={self.dropped} "
             f"clients={self.clients} sessions={self.sessions} medias={self.medias} "
             f"connected={self.connected} closed={self.closed} encoded={self.encoded}"
+            + "".join(f" {o.short()}" for o in self.outputs)
         )
 
 

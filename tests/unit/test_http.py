@@ -13,9 +13,12 @@ import pytest
 
 from camera_streaming.config import HttpConfig
 from camera_streaming.errors import PortInUseError
+from camera_streaming.stats import OutputStatus
 from camera_streaming.http import HttpServer
 from camera_streaming.stats import MemoryHistory, Snapshot
 from fakes import FakeClock
+
+RTMP_UP = OutputStatus("rtmp", "rtmp://127.0.0.1/live/s", "connected", bytes=1000, reconnects=2)
 
 METRICS = (
     "camera_streaming_frames_total",
@@ -28,7 +31,9 @@ METRICS = (
     "camera_streaming_allocator_in_use_bytes",
     "camera_streaming_hook_seconds_total",
     'camera_streaming_encoder_info{codec="h264",encoder="x264enc"} 1.0',
-    'camera_streaming_output_up{output="rtsp"} 1.0',
+    'camera_streaming_output_up{output="rtmp"} 1.0',
+    'camera_streaming_output_bytes_total{output="rtmp"} 1000.0',
+    'camera_streaming_output_reconnects_total{output="rtmp"} 2.0',
     "camera_streaming_source_restarts_total 2.0",
     "camera_streaming_encoded_frames_total",
     "camera_streaming_idle_frames_total",
@@ -48,7 +53,7 @@ class FakeStatus:
         return Snapshot(uptime_s=5, frames=100, fps=25.0, dropped=1, clients=2, sessions=2,
                         rss_bytes=50_000_000, heap_bytes=20_000_000, encoded=90,
                         bytes_sent=12345, hook_seconds=0.5, encoder="x264enc", source_restarts=2,
-                        last_frame_age_s=self.age, outputs=(("rtsp", True),))  # fmt: skip
+                        last_frame_age_s=self.age, outputs=(RTMP_UP,))  # fmt: skip
 
     def memory_history(self) -> list[tuple[float, int, int | None]]:
         return [(1.0, 40_000_000, 10_000_000), (11.0, 41_000_000, None)]

@@ -14,10 +14,18 @@ ELEMENT_PACKAGES = {
     "h264parse": "gstreamer1.0-plugins-bad",
     "rtph264pay": "gstreamer1.0-plugins-good",
     "rtph265pay": "gstreamer1.0-plugins-good",
+    "flvmux": "gstreamer1.0-plugins-good",
+    "rtmpsink": "gstreamer1.0-plugins-bad",
+    "splitmuxsink": "gstreamer1.0-plugins-good",
+    "matroskamux": "gstreamer1.0-plugins-good",
+    "rtspclientsink": "gstreamer1.0-rtsp",
 }
 
 ENCODER_ELEMENTS = ("appsrc", "x264enc", "h264parse", "appsink")
 CLIENT_ELEMENTS = ("appsrc", "rtph264pay")
+RTMP_ELEMENTS = ("appsrc", "h264parse", "flvmux", "rtmpsink")
+RECORD_ELEMENTS = ("appsrc", "h264parse", "splitmuxsink", "matroskamux")
+PUBLISH_ELEMENTS = ("appsrc", "h264parse", "rtspclientsink")
 
 H264_CAPS = "video/x-h264,stream-format=byte-stream,alignment=au"
 H265_CAPS = "video/x-h265,stream-format=byte-stream,alignment=au"
@@ -87,4 +95,46 @@ def client_media_launch(video: VideoConfig) -> str:
         f"caps={encoded_caps(video.codec)} "
         f"! {payloader(video.codec)} name=pay0 pt=96 config-interval=0 "
         f"aggregate-mode=zero-latency )"
+    )
+
+
+def output_appsrc(video: VideoConfig) -> str:
+    """The head of every output pipeline (RTMP, recording, publish): encoded access units in,
+    bounded to about one second, the oldest dropped when full (GSTREAMER_NOTES 6, 7). PTS are
+    set by the pusher to the pipeline's running time (do-timestamp stamps only keyframes)."""
+    return (
+        f"appsrc name=src is-live=true format=time do-timestamp=false block=false "
+        f"max-buffers=0 max-bytes={client_queue_bytes(video)} leaky-type=downstream "
+        f"caps={H264_CAPS} ! h264parse"
+    )
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def rtmp_launch(video: VideoConfig, url: str) -> str:
+    """FLV over RTMP: `... ! flvmux streamable=true ! rtmpsink`."""
+    return (
+        f"{output_appsrc(video)} ! video/x-h264,stream-format=avc,alignment=au "
+        f"! flvmux name=mux streamable=true ! rtmpsink name=sink location={_quoted(url)}"
+    )
+
+
+def record_launch(video: VideoConfig, location: str, segment_s: float) -> str:
+    """Matroska segments through splitmuxsink. The muxer is named by factory, which needs
+    async-finalize=true (the `muxer` object property is too late once the launch line has
+    linked the sink: its default mp4mux exists by then)."""
+    return (
+        f"{output_appsrc(video)} ! splitmuxsink name=sink location={_quoted(location)} "
+        f"max-size-time={int(segment_s * 1e9)} max-size-bytes=0 "
+        f"async-finalize=true muxer-factory=matroskamux"
+    )
+
+
+def publish_launch(video: VideoConfig, url: str) -> str:
+    """RTSP ANNOUNCE/RECORD to a media server (interleaved over the RTSP TCP connection)."""
+    return (
+        f"{output_appsrc(video)} ! rtspclientsink name=sink location={_quoted(url)} "
+        f"protocols=tcp latency=0"
     )

@@ -1,0 +1,30 @@
+"""RTMP push: the one encode, in FLV, to an RTMP server (nginx-rtmp, SRS, YouTube, ...).
+
+`appsrc ! h264parse ! flvmux streamable=true ! rtmpsink`. When the server goes away rtmpsink
+posts an error; the supervisor (gst/output.py) drops the pipeline and builds a new one after a
+backoff (0.5, 1, 2, 5, 5 ... s). RTSP clients, recording and publishing are not touched.
+"""
+
+from __future__ import annotations
+
+from ..config import VideoConfig
+from .encoder import H264Encoder
+from .launch import rtmp_launch
+from .output import BACKOFF_S, EncodedOutput
+
+
+class RtmpOutput(EncodedOutput):
+    kind = "rtmp"
+
+    def __init__(
+        self,
+        url: str,
+        video: VideoConfig,
+        encoder: H264Encoder,
+        backoff: tuple[float, ...] = BACKOFF_S,
+    ) -> None:
+        super().__init__("rtmp", url, video, encoder, backoff)
+        self.url = url
+
+    def launch(self) -> str:
+        return rtmp_launch(self.video, self.url)
