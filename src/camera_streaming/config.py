@@ -78,10 +78,21 @@ class RtspConfig:
 
 
 @dataclass(frozen=True)
+class RecoveryConfig:
+    """Fault handling: a source silent for `stall_timeout_s` is treated as lost (slate, re-open);
+    re-open attempts back off from 0.1 s up to `retry_max_s`; an encoder producing nothing for
+    `stall_timeout_s` while frames go in is rebuilt."""
+
+    stall_timeout_s: float = 2.0
+    retry_max_s: float = 1.0
+
+
+@dataclass(frozen=True)
 class Config:
     video: VideoConfig = field(default_factory=VideoConfig)
     rtsp: RtspConfig = field(default_factory=RtspConfig)
     source: SourceSpec = field(default_factory=SourceSpec)
+    recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
     hook: str | None = None  # "module:function"
     stats_interval_s: float = 1.0
 
@@ -94,6 +105,13 @@ def _check_int(name: str, value: object, lo: int, hi: int) -> None:
         raise ConfigError(name, f"must be a whole number, got {value!r}")
     if not lo <= value <= hi:
         raise ConfigError(name, f"must be between {lo} and {hi}, got {value}")
+
+
+def _check_float(name: str, value: object, lo: float, hi: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ConfigError(name, f"must be a number of seconds, got {value!r}")
+    if not lo <= value <= hi:
+        raise ConfigError(name, f"must be between {lo:g} and {hi:g} seconds, got {value}")
 
 
 def validate(config: Config) -> Config:
@@ -127,6 +145,8 @@ def validate(config: Config) -> Config:
         raise ConfigError(
             "stats-interval", f"must be between 0.1 and 3600 seconds, got {config.stats_interval_s}"
         )
+    _check_float("stall-timeout", config.recovery.stall_timeout_s, 0.2, 600)
+    _check_float("retry-max", config.recovery.retry_max_s, 0.1, 600)
     if config.hook is not None:
         mod, sep, fn = config.hook.partition(":")
         if not sep or not mod or not fn:

@@ -7,6 +7,7 @@ bounded time. The CLI and the Python API both drive this one class.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .capture import CaptureSupervisor, FaultCounters
 from .config import Config, validate
 from .errors import CameraStreamingError, PipelineError
 from .frames import FrameHook, FrameProcessor, load_hook
@@ -26,8 +28,6 @@ if TYPE_CHECKING:  # gi is imported only when a streamer starts
     from .gst.runtime import MainLoopThread
 
 log = logging.getLogger(__name__)
-
-SOURCE_RETRY_S = (0.5, 1.0, 2.0, 5.0)
 
 
 class Streamer:
@@ -53,7 +53,7 @@ class Streamer:
         self.error: CameraStreamingError | None = None
         self.frames = 0  # frames offered by the source or the API
         self.idle_frames = 0  # frames not encoded because nobody was watching
-        self.source_failures = 0
+        self._capture: CaptureSupervisor | None = None
         self.encoder: H264Encoder | None = None
         self.rtsp: RtspServer | None = None
         self._mainloop: MainLoopThread | None = None
@@ -84,7 +84,18 @@ class Streamer:
             raise
         self._started_at = time.monotonic()
         if self._source is not None:
-            self._spawn("capture", self._capture_loop)
+            self._capture = CaptureSupervisor(
+                self._source,
+                self.push_frame,
+                lambda: self.encoder,
+                self.rebuild_encoder,
+                cfg.video.width,
+                cfg.video.height,
+                cfg.video.fps,
+                stall_timeout_s=cfg.recovery.stall_timeout_s,
+                retry_max_s=cfg.recovery.retry_max_s,
+            )
+            self._capture.start()
         if self._log_stats:
             self._spawn("stats", self._stats_loop)
         log.info(
@@ -125,6 +136,8 @@ class Streamer:
             if t is not threading.current_thread():
                 t.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
+        if self._capture is not None:
+            self._capture.stop(max(0.1, deadline - time.monotonic()))
         if self.rtsp is not None:
             self.rtsp.stop()
         if self.encoder is not None:
@@ -161,41 +174,19 @@ class Streamer:
             i420 = processor.process(frame)
             return bool(encoder.push_i420(i420))
 
-    def _capture_loop(self) -> None:
-        source = self._source
-        assert source is not None
-        period = 1.0 / self.config.video.fps
-        next_t = time.monotonic()
-        failures = 0
-        while not self._stop.is_set():
-            if not source.paced:
-                delay = next_t - time.monotonic()
-                if delay > 0 and self._stop.wait(delay):
-                    break
-                next_t += period
-                if time.monotonic() - next_t > period:  # fell behind: do not burst
-                    next_t = time.monotonic()
-            frame = source.read()
-            if frame is None:
-                failures = self._recover_source(source, failures)
-                continue
-            failures = 0
-            self.push_frame(frame)
+    def rebuild_encoder(self) -> None:
+        """Replace the encoder pipeline (the watchdog calls this when it stalls); frames pushed
+        meanwhile wait for the lock, RTSP clients keep their sessions."""
+        encoder = self.encoder
+        if encoder is None:
+            return
+        with self._push_lock:
+            encoder.rebuild()
 
-    def _recover_source(self, source: FrameSource, failures: int) -> int:
-        self.source_failures += 1
-        wait = SOURCE_RETRY_S[min(failures, len(SOURCE_RETRY_S) - 1)]
-        if failures == 0:
-            log.warning("source %s stopped delivering frames; re-opening", source.name)
-        if self._stop.wait(wait):
-            return failures + 1
-        source.close()
-        try:
-            source.open()
-            log.info("source %s re-opened", source.name)
-        except CameraStreamingError as exc:
-            log.debug("re-open failed: %s", exc)
-        return failures + 1
+    @property
+    def faults(self) -> FaultCounters:
+        """Source losses, stalls, re-opens, slate frames and encoder rebuilds so far."""
+        return self._capture.counters if self._capture is not None else FaultCounters()
 
     # -- figures -----------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -212,6 +203,7 @@ class Streamer:
             heap_bytes=allocator_in_use(),
             encoded=enc.frames_out if enc else 0,
             hook_errors=self.processor.hook_errors if self.processor else 0,
+            faults=dataclasses.asdict(self.faults),
         )
 
     def _stats_loop(self) -> None:

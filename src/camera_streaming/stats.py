@@ -7,7 +7,7 @@ import ctypes
 import ctypes.util
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import psutil
@@ -114,6 +114,7 @@ class Snapshot:
     heap_bytes: int | None
     encoded: int
     hook_errors: int = 0
+    faults: dict[str, int] = field(default_factory=dict)  # capture.FaultCounters as a dict
 
     def line(self) -> str:
         heap = "" if self.heap_bytes is None else f" heap={self.heap_bytes / 1e6:.1f}MB"
@@ -121,6 +122,7 @@ class Snapshot:
             f"frames={self.frames} fps={self.fps:.1f} uptime={format_uptime(self.uptime_s)} "
             f"rss={self.rss_bytes / 1e6:.1f}MB{heap} dropped={self.dropped} "
             f"clients={self.clients} sessions={self.sessions} encoded={self.encoded}"
+            + "".join(f" {k}={v}" for k, v in self.faults.items() if v)
         )
 
 
