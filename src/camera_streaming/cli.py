@@ -8,10 +8,19 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from . import __version__
-from .config import Config, RtspConfig, SourceSpec, VideoConfig, validate
+from .config import (
+    Config,
+    RecoveryConfig,
+    RtspConfig,
+    SourceSpec,
+    VideoConfig,
+    users_from_env,
+    validate,
+)
 from .errors import CameraStreamingError, ConfigError, PipelineError
 
 PROG = "camera-streaming"
@@ -78,6 +87,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop sessions of clients silent this long (default 30)",
     )
     p.add_argument(
+        "--auth",
+        default="none",
+        choices=["none", "basic", "digest"],
+        help="RTSP authentication; users come from $CAMERA_STREAMING_USERS "
+        "(name:password,...), never from the command line (default none)",
+    )
+    p.add_argument("--tls-cert", default="", metavar="FILE", help="PEM certificate: serve rtsps://")
+    p.add_argument("--tls-key", default="", metavar="FILE", help="PEM private key for --tls-cert")
+    p.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="a source silent this long is re-opened (slate meanwhile); an encoder producing "
+        "nothing this long is rebuilt (default 2)",
+    )
+    p.add_argument(
+        "--retry-max",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="longest wait between source re-open attempts (default 1)",
+    )
+    p.add_argument(
         "--hook",
         metavar="MODULE:FUNCTION",
         help="call FUNCTION(frame) on every streamed BGR frame; it may draw in place",
@@ -93,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def config_from_args(args: argparse.Namespace) -> Config:
+def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Config:
+    """Build and validate the Config; users come from the environment only."""
+    users = users_from_env(environ)  # errors name CAMERA_STREAMING_USERS, never a password
     source = SourceSpec.parse(args.source, "--source")
     if args.no_loop:
         source = SourceSpec(source.kind, source.location, loop=False)
@@ -111,7 +146,11 @@ def config_from_args(args: argparse.Namespace) -> Config:
             bind=args.bind,
             max_clients=args.max_clients,
             session_timeout_s=args.session_timeout,
-        ),
+            auth=args.auth,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+        ).with_users(users),
+        recovery=RecoveryConfig(stall_timeout_s=args.stall_timeout, retry_max_s=args.retry_max),
         source=source,
         hook=args.hook,
         stats_interval_s=args.stats_interval,

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..config import RtspConfig, VideoConfig
 from ..errors import PortInUseError
+from .auth import allow_viewers, make_auth
 from .encoder import H264Encoder
 from .launch import client_media_launch, client_queue_bytes
 from .runtime import GLib, Gst, GstRtsp, GstRtspServer, init
@@ -119,6 +120,12 @@ class RtspServer:
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(client_media_launch(self.video))
         factory.set_shared(False)
+        auth = make_auth(self.cfg.auth, dict(self.cfg.users), self.cfg.tls_cert, self.cfg.tls_key)
+        if auth is not None:
+            server.set_auth(auth)
+            allow_viewers(factory)
+        if self.cfg.tls:  # RTSPS protects the control connection and interleaved RTP only
+            factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
         factory.connect("media-configure", self._on_media_configure)
         server.get_mount_points().add_factory(self.cfg.path, factory)
         server.connect("client-connected", self._on_client_connected)
