@@ -17,8 +17,12 @@ client went away): no reference to a dead media or appsrc is kept (GSTREAMER_NOT
 from __future__ import annotations
 
 import errno
+import fcntl
 import logging
+import os
 import socket
+import struct
+import termios
 import threading
 import time
 from typing import Any
@@ -34,17 +38,21 @@ log = logging.getLogger(__name__)
 
 PRIMING, PRIMED, WAIT_KEY, LIVE = "priming", "primed", "wait-key", "live"
 CLEANUP_INTERVAL_S = 2
+CLIENT_THREADS = -1  # gst-rtsp-server thread pool: -1 = a thread per client connection
 
 
 class ClientState:
     """What the server remembers of one RTSP connection (GLib thread only)."""
 
-    __slots__ = ("connected_at", "had_session", "idle_since")
+    __slots__ = ("connected_at", "had_session", "idle_since", "played", "acked", "acked_at")
 
     def __init__(self, connected_at: float) -> None:
         self.connected_at = connected_at
         self.had_session = False
         self.idle_since: float | None = None
+        self.played = False  # sent PLAY: data flows to it
+        self.acked = -1  # TCP bytes the peer acknowledged at `acked_at`
+        self.acked_at = connected_at
 
 
 class ClientFeed:
@@ -106,6 +114,7 @@ class RtspServer:
         self.dropped = 0  # access units dropped because a client's queue was full
         self.keyframe_requests = 0
         self.idle_closed = 0  # connections closed because they had no session for too long
+        self.stalled_closed = 0  # connections closed because the client stopped reading
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -114,6 +123,10 @@ class RtspServer:
         server = GstRtspServer.RTSPServer()
         server.set_address(self.cfg.bind)
         server.set_service(str(self.cfg.port))
+        # One thread (and main context) per connection, not one shared by all: gst-rtsp-server
+        # parses a request line or header at ~1 us per byte, so a client sending a 1 MB header
+        # would stall every other client's TCP stream for ~1 s (measured: docs/faults.md).
+        server.get_thread_pool().set_max_threads(CLIENT_THREADS)
         pool = server.get_session_pool()
         if self.cfg.max_clients:
             pool.set_max_sessions(self.cfg.max_clients)
@@ -258,7 +271,10 @@ class RtspServer:
         if state is not None:
             state.had_session = True
 
-    def _on_pre_play_request(self, _client: Any, ctx: Any) -> Any:
+    def _on_pre_play_request(self, client: Any, ctx: Any) -> Any:
+        state = self._clients.get(client)
+        if state is not None:
+            state.played = True
         media = ctx.media
         if media is not None:
             feed = self._feeds.get(media.get_element().get_name())
@@ -285,6 +301,14 @@ class RtspServer:
         with self._lock:
             clients = list(self._clients.items())
         for client, state in clients:
+            if state.played and self._stopped_reading(client, state, now):
+                # Over TCP a session never expires while its connection is open, and
+                # gst-rtsp-server drops what does not fit the client's backlog: without this, a
+                # client that stops reading would be kept forever.
+                self.stalled_closed += 1
+                log.info("closing an RTSP client that stopped reading")
+                shutdown_client(client)
+                continue
             if client.session_filter(None):
                 state.idle_since = None
                 continue
@@ -295,7 +319,61 @@ class RtspServer:
             )
             if now - state.idle_since >= limit:
                 self.idle_closed += 1
-                client.close()
+                shutdown_client(client)
+
+    def _stopped_reading(self, client: Any, state: ClientState, now: float) -> bool:
+        """True when data waits in the client's socket but the peer has acknowledged nothing
+        for `session_timeout_s` (its receive window stays closed)."""
+        conn = client.get_connection()
+        sock = conn.get_read_socket() if conn is not None else None
+        progress = tcp_progress(sock.get_fd()) if sock is not None else None
+        if progress is None:
+            return False
+        acked, unsent = progress
+        if acked != state.acked or unsent == 0:
+            state.acked, state.acked_at = acked, now
+            return False
+        return now - state.acked_at >= self.cfg.session_timeout_s
+
+
+def shutdown_client(client: Any) -> None:
+    """Close a client from outside its own thread by shutting its socket down: its thread then
+    sees the connection end and closes it the normal way. (`client.close()` from another thread
+    while the client reads a request left its watch spinning forever on 1.22.0, logging
+    `g_pollable_input_stream_read_nonblocking: assertion failed` - docs/faults.md.)"""
+    conn = client.get_connection()
+    sock = conn.get_read_socket() if conn is not None else None
+    if sock is None:
+        return
+    try:
+        dup = socket.socket(fileno=os.dup(sock.get_fd()))
+    except OSError:
+        return
+    try:
+        dup.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        dup.close()
+
+
+def tcp_progress(fd: int) -> tuple[int, int] | None:
+    """(bytes the peer acknowledged, bytes waiting in the send queue) of a TCP socket, from
+    Linux `TCP_INFO` (tcpi_bytes_acked) and `SIOCOUTQ`; None where unavailable."""
+    try:
+        info = socket.socket(fileno=os.dup(fd))
+    except OSError:
+        return None
+    try:
+        raw = info.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 192)
+        unsent = struct.unpack("i", fcntl.ioctl(info.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+    except OSError:
+        return None
+    finally:
+        info.close()
+    if len(raw) < 128:
+        return None
+    return struct.unpack_from("Q", raw, 120)[0], unsent
 
 
 def _remove_all(*_args: Any) -> Any:
