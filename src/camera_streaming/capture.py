@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FIRST_RETRY_S = 0.1
+# An encoder is declared stalled after max(stall_timeout_s, this): a cold x264 pipeline takes
+# ~1 s to its first access unit (GSTREAMER_NOTES 15), more on a loaded board, and a shorter
+# limit would rebuild a healthy encoder again and again.
+ENCODER_MIN_STALL_S = 2.0
 
 
 def retry_delay(failures: int, cap_s: float) -> float:
@@ -228,7 +232,7 @@ class CaptureSupervisor:
         offered, out = enc.frames_offered, enc.frames_out
         if out != mark[1] or offered == mark[0]:
             return offered, out, now  # producing, or nothing went in: healthy
-        if offered - mark[0] < 2 or now - mark[2] < self.stall_timeout_s:
+        if offered - mark[0] < 2 or now - mark[2] < max(self.stall_timeout_s, ENCODER_MIN_STALL_S):
             return mark
         self.counters.encoder_stalls += 1
         log.warning(

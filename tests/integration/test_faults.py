@@ -152,12 +152,12 @@ def test_stalled_source_is_treated_as_lost(port: int) -> None:
 def test_stalled_encoder_is_rebuilt_and_the_client_keeps_playing(port: int) -> None:
     cfg = replace(make_config(port, W, H, FPS), recovery=RecoveryConfig(stall_timeout_s=1.0))
     with running(cfg) as s:
-        frames, t = watch(cfg.rtsp.url(), 6.0)
+        frames, t = watch(cfg.rtsp.url(), 8.0)
         time.sleep(1.5)
         assert s.encoder is not None
         s.encoder._inject_stall()
         stalled_at = time.monotonic()
         t.join(30)
         assert s.faults.encoder_stalls == 1 and s.encoder.rebuilds == 1, s.faults
-    after = [ts for ts, _ in frames if ts > stalled_at + 3.0]
+    after = [ts for ts, _ in frames if ts > stalled_at + 4.5]
     assert len(after) >= FPS, len(after)  # the same session plays again after the rebuild

@@ -7,9 +7,9 @@ import signal
 import time
 
 import pytest
+from test_cli import _start
 
 from camera_streaming.testing.rtsp_probe import RtspProbe, RtspProbeError
-from test_cli import _start
 
 pytestmark = pytest.mark.integration
 

@@ -326,7 +326,9 @@ class RtspServer:
         for `session_timeout_s` (its receive window stays closed)."""
         conn = client.get_connection()
         sock = conn.get_read_socket() if conn is not None else None
-        progress = tcp_progress(sock.get_fd()) if sock is not None else None
+        if sock is None or sock.is_closed():
+            return False
+        progress = tcp_progress(sock.get_fd())
         if progress is None:
             return False
         acked, unsent = progress
@@ -343,7 +345,7 @@ def shutdown_client(client: Any) -> None:
     `g_pollable_input_stream_read_nonblocking: assertion failed` - docs/faults.md.)"""
     conn = client.get_connection()
     sock = conn.get_read_socket() if conn is not None else None
-    if sock is None:
+    if sock is None or sock.is_closed():
         return
     try:
         dup = socket.socket(fileno=os.dup(sock.get_fd()))
