@@ -94,11 +94,12 @@ class Slate:
 
 
 class CaptureSupervisor:
-    """Runs the capture and watchdog threads for one source. `push` is `Streamer.push_frame`."""
+    """Runs the capture and watchdog threads for one source. `push` is `Streamer.push_frame`.
+    With no source (frames pushed through the API) only the encoder watchdog runs."""
 
     def __init__(
         self,
-        source: FrameSource,
+        source: FrameSource | None,
         push: Callable[[np.ndarray], bool],
         encoder: Callable[[], H264Encoder | None],
         rebuild_encoder: Callable[[], None],
@@ -116,13 +117,12 @@ class CaptureSupervisor:
         self.stall_timeout_s = stall_timeout_s
         self.retry_max_s = retry_max_s
         self.counters = FaultCounters()
-        self.slate = Slate(width, height, source.name)
+        self.slate = Slate(width, height, source.name if source is not None else "")
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._last_frame_at = time.monotonic()
         self._down = False  # the source failed and is being re-opened
         self._stalled = False  # the watchdog saw no frame for stall_timeout_s
-        self._slate_logged = False
 
     @property
     def showing_slate(self) -> bool:
@@ -130,7 +130,10 @@ class CaptureSupervisor:
 
     def start(self) -> None:
         self._last_frame_at = time.monotonic()
-        for name, target in (("capture", self._capture_loop), ("watchdog", self._watchdog_loop)):
+        loops = [("watchdog", self._watchdog_loop)]
+        if self.source is not None:
+            loops.append(("capture", self._capture_loop))
+        for name, target in loops:
             t = threading.Thread(target=target, name=name, daemon=True)
             self._threads.append(t)
             t.start()
@@ -146,6 +149,7 @@ class CaptureSupervisor:
     # -- capture thread ----------------------------------------------------------------------
     def _capture_loop(self) -> None:
         source = self.source
+        assert source is not None
         period = 1.0 / self.fps
         next_t = time.monotonic()
         while not self._stop.is_set():
@@ -172,6 +176,7 @@ class CaptureSupervisor:
         """Close the source and open it again with backoff until it works or we stop. The
         watchdog pushes the slate meanwhile."""
         source = self.source
+        assert source is not None
         if lost:
             self.counters.source_lost += 1
             log.warning("source %s stopped delivering frames; showing the slate", source.name)
@@ -195,7 +200,6 @@ class CaptureSupervisor:
         self._last_frame_at = time.monotonic()
         self._stalled = False
         self._down = False
-        self._slate_logged = False
 
     # -- watchdog thread ---------------------------------------------------------------------
     def _watchdog_loop(self) -> None:
@@ -209,13 +213,13 @@ class CaptureSupervisor:
                 break
             now = time.monotonic()
             next_t = max(next_t + period, now - period)
-            if not self._down and not self._stalled:
+            if self.source is not None and not self._down and not self._stalled:
                 if now - self._last_frame_at >= self.stall_timeout_s:
                     self._stalled = True
                     self.counters.source_stalls += 1
                     log.warning(
                         "source %s delivered no frame for %.1f s; showing the slate, re-opening",
-                        self.source.name,
+                        self.source.name,  # (logged once per stall)
                         now - self._last_frame_at,
                     )
             if self._down or self._stalled:

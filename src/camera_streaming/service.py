@@ -83,19 +83,19 @@ class Streamer:
             self.stop()
             raise
         self._started_at = time.monotonic()
-        if self._source is not None:
-            self._capture = CaptureSupervisor(
-                self._source,
-                self.push_frame,
-                lambda: self.encoder,
-                self.rebuild_encoder,
-                cfg.video.width,
-                cfg.video.height,
-                cfg.video.fps,
-                stall_timeout_s=cfg.recovery.stall_timeout_s,
-                retry_max_s=cfg.recovery.retry_max_s,
-            )
-            self._capture.start()
+        # Capture, slate and watchdogs; with frames from the API only the encoder watchdog.
+        self._capture = CaptureSupervisor(
+            self._source,
+            self.push_frame,
+            lambda: self.encoder,
+            self.rebuild_encoder,
+            cfg.video.width,
+            cfg.video.height,
+            cfg.video.fps,
+            stall_timeout_s=cfg.recovery.stall_timeout_s,
+            retry_max_s=cfg.recovery.retry_max_s,
+        )
+        self._capture.start()
         if self._log_stats:
             self._spawn("stats", self._stats_loop)
         log.info(

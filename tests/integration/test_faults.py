@@ -161,3 +161,32 @@ def test_stalled_encoder_is_rebuilt_and_the_client_keeps_playing(port: int) -> N
         assert s.faults.encoder_stalls == 1 and s.encoder.rebuilds == 1, s.faults
     after = [ts for ts, _ in frames if ts > stalled_at + 4.5]
     assert len(after) >= FPS, len(after)  # the same session plays again after the rebuild
+
+
+def test_encoder_watchdog_also_guards_frames_pushed_from_python(port: int) -> None:
+    cfg = replace(make_config(port, W, H, FPS), source=SourceSpec("api"))
+    pattern = TestPatternSource(W, H, FPS)
+    pattern.open()
+    with running(cfg) as s:
+        stop = threading.Event()
+
+        def pusher() -> None:
+            while not stop.wait(1 / FPS):
+                frame = pattern.read()
+                assert frame is not None
+                s.push_frame(frame)
+
+        t_push = threading.Thread(target=pusher, name="pusher")
+        t_push.start()
+        try:
+            frames, t = watch(cfg.rtsp.url(), 8.0)
+            time.sleep(1.5)
+            assert s.encoder is not None
+            s.encoder._inject_stall()
+            stalled_at = time.monotonic()
+            t.join(30)
+        finally:
+            stop.set()
+            t_push.join()
+        assert s.faults.encoder_stalls == 1 and s.faults.slate_frames == 0, s.faults
+    assert len([ts for ts, _ in frames if ts > stalled_at + 4.5]) >= FPS
