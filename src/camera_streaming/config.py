@@ -6,12 +6,16 @@ Pure: no gi or cv2 import, so it is unit-tested in milliseconds.
 from __future__ import annotations
 
 import ipaddress
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from .errors import ConfigError
 
 MAX_FPS = 240
 MAX_SIDE = 7680
+USERS_ENV = "CAMERA_STREAMING_USERS"
+AUTH_METHODS = ("none", "basic", "digest")
 
 
 @dataclass(frozen=True)
@@ -71,12 +75,36 @@ class RtspConfig:
     max_clients: int = 0  # 0: unlimited
     session_timeout_s: int = 30
     post_session_timeout_s: int = 5
+    auth: str = "none"  # none | basic | digest
+    # (name, password) pairs; never shown in repr or logs. Build with `users_from_env()`,
+    # `parse_users()` or any other Mapping via `with_users()`.
+    users: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    tls_cert: str = ""  # PEM files; both set -> RTSPS (TCP only)
+    tls_key: str = ""
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert)
+
+    def with_users(self, users: Mapping[str, str]) -> RtspConfig:
+        return replace(self, users=tuple(sorted(users.items())))
 
     def url(self, host: str | None = None) -> str:
         shown = host or ("127.0.0.1" if self.bind in ("0.0.0.0", "::") else self.bind)
         if ":" in shown:
             shown = f"[{shown}]"
-        return f"rtsp://{shown}:{self.port}{self.path}"
+        scheme = "rtsps" if self.tls else "rtsp"
+        return f"{scheme}://{shown}:{self.port}{self.path}"
+
+
+@dataclass(frozen=True)
+class RecoveryConfig:
+    """Fault handling: a source silent for `stall_timeout_s` is treated as lost (slate, re-open);
+    re-open attempts back off from 0.1 s up to `retry_max_s`; an encoder producing nothing for
+    `stall_timeout_s` while frames go in is rebuilt."""
+
+    stall_timeout_s: float = 2.0
+    retry_max_s: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -124,6 +152,7 @@ class Config:
     rtsp: RtspConfig = field(default_factory=RtspConfig)
     outputs: OutputsConfig = field(default_factory=OutputsConfig)
     source: SourceSpec = field(default_factory=SourceSpec)
+    recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
     hook: str | None = None  # "module:function"
     stats_interval_s: float = 1.0
     http: HttpConfig = field(default_factory=HttpConfig)
@@ -134,11 +163,59 @@ class Config:
         return replace(self, video=replace(self.video, **changes))  # type: ignore[arg-type]
 
 
+def parse_users(text: str, field_name: str = USERS_ENV) -> dict[str, str]:
+    """Parse `name:password,name2:password2` (the password may contain ':' but not ',').
+    Errors name the entry by position, never echo a password."""
+    users: dict[str, str] = {}
+    for i, entry in enumerate(text.split(","), 1):
+        entry = entry.strip()
+        if not entry:
+            continue
+        name, sep, password = entry.partition(":")
+        name = name.strip()
+        if not sep or not name or not password:
+            raise ConfigError(field_name, f"entry {i} must be name:password")
+        if any(c.isspace() or c in '"' for c in name) or not name.isprintable():
+            raise ConfigError(field_name, f"entry {i}: user names cannot contain spaces or quotes")
+        if name in users:
+            raise ConfigError(field_name, f"user '{name}' is listed twice")
+        users[name] = password
+    if not users:
+        raise ConfigError(field_name, "no users given; expected name:password,...")
+    return users
+
+
+def users_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Users from `CAMERA_STREAMING_USERS`; empty when it is unset."""
+    text = (os.environ if environ is None else environ).get(USERS_ENV, "")
+    return parse_users(text) if text.strip() else {}
+
+
 def _check_int(name: str, value: object, lo: int, hi: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(name, f"must be a whole number, got {value!r}")
     if not lo <= value <= hi:
         raise ConfigError(name, f"must be between {lo} and {hi}, got {value}")
+
+
+def _check_auth(r: RtspConfig) -> None:
+    if r.auth not in AUTH_METHODS:
+        raise ConfigError("auth", f"must be one of {', '.join(AUTH_METHODS)}, got {r.auth!r}")
+    if r.auth != "none" and not r.users:
+        raise ConfigError("auth", f"{r.auth} needs users: set {USERS_ENV}=name:password,...")
+    if bool(r.tls_cert) != bool(r.tls_key):
+        missing = "tls-key" if r.tls_cert else "tls-cert"
+        raise ConfigError(missing, "RTSPS needs both --tls-cert and --tls-key")
+    for name, path in (("tls-cert", r.tls_cert), ("tls-key", r.tls_key)):
+        if path and not os.path.isfile(path):
+            raise ConfigError(name, f"file {path!r} does not exist")
+
+
+def _check_float(name: str, value: object, lo: float, hi: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ConfigError(name, f"must be a number of seconds, got {value!r}")
+    if not lo <= value <= hi:
+        raise ConfigError(name, f"must be between {lo:g} and {hi:g} seconds, got {value}")
 
 
 def validate(config: Config) -> Config:
@@ -168,6 +245,7 @@ def validate(config: Config) -> Config:
         ) from None
     _check_int("max-clients", r.max_clients, 0, 10_000)
     _check_int("session-timeout", r.session_timeout_s, 1, 3600)
+    _check_auth(r)
     if not 0.1 <= float(config.stats_interval_s) <= 3600:
         raise ConfigError(
             "stats-interval", f"must be between 0.1 and 3600 seconds, got {config.stats_interval_s}"
@@ -178,6 +256,8 @@ def validate(config: Config) -> Config:
         raise ConfigError(
             "rtsp", "no output enabled: serve RTSP or give --rtmp, --save or --publish"
         )
+    _check_float("stall-timeout", config.recovery.stall_timeout_s, 0.2, 600)
+    _check_float("retry-max", config.recovery.retry_max_s, 0.1, 600)
     if config.hook is not None:
         mod, sep, fn = config.hook.partition(":")
         if not sep or not mod or not fn:

@@ -9,6 +9,7 @@ bounded time. The CLI and the Python API both drive this one class.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .capture import CaptureSupervisor, FaultCounters
 from .config import Config, validate
 from .errors import CameraStreamingError, PipelineError
 from .frames import FrameHook, FrameProcessor, LatestFrame, load_hook
@@ -45,7 +47,6 @@ if TYPE_CHECKING:  # gi is imported only when a streamer starts
 
 log = logging.getLogger(__name__)
 
-SOURCE_RETRY_S = (0.5, 1.0, 2.0, 5.0)
 # Seconds between malloc_trim(0) calls; 0 disables (CAMERA_STREAMING_MALLOC_TRIM_S, for
 # measuring the allocator policy: docs/memory.md).
 TRIM_INTERVAL_S = float(os.environ.get("CAMERA_STREAMING_MALLOC_TRIM_S", "30"))
@@ -77,7 +78,7 @@ class Streamer:
         self.error: CameraStreamingError | None = None
         self.frames = 0  # frames offered by the source or the API
         self.idle_frames = 0  # frames not encoded because nobody was watching
-        self.source_failures = 0
+        self._capture: CaptureSupervisor | None = None
         self.encoder: H264Encoder | None = None
         self.rtsp: RtspServer | None = None
         self.outputs: list[EncodedOutput] = []
@@ -88,7 +89,6 @@ class Streamer:
         # READY/WATCHDOG/STOPPING to $NOTIFY_SOCKET when systemd started us (notify.py)
         self.notifier = Notifier() if notify_systemd else Notifier({})
         self.memory = MemoryHistory(capacity=int(3600 / MEMORY_SAMPLE_S), interval=MEMORY_SAMPLE_S)
-        self.source_restarts = 0
         self._last_frame_at = 0.0
         self.latest = LatestFrame(config.http.snapshot_max_fps)  # for /snapshot.jpg
 
@@ -131,8 +131,19 @@ class Streamer:
             self.stop()
             raise
         self._started_at = time.monotonic()
-        if self._source is not None:
-            self._spawn("capture", self._capture_loop)
+        # Capture, slate and watchdogs; with frames from the API only the encoder watchdog.
+        self._capture = CaptureSupervisor(
+            self._source,
+            self.push_frame,
+            lambda: self.encoder,
+            self.rebuild_encoder,
+            cfg.video.width,
+            cfg.video.height,
+            cfg.video.fps,
+            stall_timeout_s=cfg.recovery.stall_timeout_s,
+            retry_max_s=cfg.recovery.retry_max_s,
+        )
+        self._capture.start()
         if self._log_stats:
             self._spawn("stats", self._stats_loop)
         self.memory.maybe_sample()
@@ -194,6 +205,8 @@ class Streamer:
             if t is not threading.current_thread():
                 t.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
+        if self._capture is not None:  # no more frames in before the outputs close
+            self._capture.stop(max(0.1, deadline - time.monotonic()))
         self.notifier.stopping()
         if self.http is not None:
             self.http.stop()
@@ -252,42 +265,19 @@ class Streamer:
         """The latest frame as JPEG (see `frames.LatestFrame`); None before any frame."""
         return self.latest.jpeg()
 
-    def _capture_loop(self) -> None:
-        source = self._source
-        assert source is not None
-        period = 1.0 / self.config.video.fps
-        next_t = time.monotonic()
-        failures = 0
-        while not self._stop.is_set():
-            if not source.paced:
-                delay = next_t - time.monotonic()
-                if delay > 0 and self._stop.wait(delay):
-                    break
-                next_t += period
-                if time.monotonic() - next_t > period:  # fell behind: do not burst
-                    next_t = time.monotonic()
-            frame = source.read()
-            if frame is None:
-                failures = self._recover_source(source, failures)
-                continue
-            failures = 0
-            self.push_frame(frame)
+    def rebuild_encoder(self) -> None:
+        """Replace the encoder pipeline (the watchdog calls this when it stalls); frames pushed
+        meanwhile wait for the lock, RTSP clients keep their sessions."""
+        encoder = self.encoder
+        if encoder is None:
+            return
+        with self._push_lock:
+            encoder.rebuild()
 
-    def _recover_source(self, source: FrameSource, failures: int) -> int:
-        self.source_failures += 1
-        wait = SOURCE_RETRY_S[min(failures, len(SOURCE_RETRY_S) - 1)]
-        if failures == 0:
-            log.warning("source %s stopped delivering frames; re-opening", source.name)
-        if self._stop.wait(wait):
-            return failures + 1
-        source.close()
-        try:
-            source.open()
-            self.source_restarts += 1
-            log.info("source %s re-opened", source.name)
-        except CameraStreamingError as exc:
-            log.debug("re-open failed: %s", exc)
-        return failures + 1
+    @property
+    def faults(self) -> FaultCounters:
+        """Source losses, stalls, re-opens, slate frames and encoder rebuilds so far."""
+        return self._capture.counters if self._capture is not None else FaultCounters()
 
     # -- figures -----------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -310,13 +300,14 @@ class Streamer:
             bytes_sent=rtsp.bytes_sent if rtsp else 0,
             hook_seconds=self.processor.hook_seconds if self.processor else 0.0,
             encoder=self.encoder_spec.name if self.encoder_spec else "",
-            source_restarts=self.source_restarts,
+            source_restarts=self.faults.source_reopens,
             idle_frames=self.idle_frames,
             keyframes=enc.keyframes_out if enc else 0,
             last_frame_age_s=time.monotonic() - self._last_frame_at
             if self._last_frame_at
             else None,
             outputs=tuple(o.status() for o in self.outputs),
+            faults=dataclasses.asdict(self.faults),
         )
 
     def memory_history(self) -> list[tuple[float, int, int | None]]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .config import Config, SourceSpec, validate
+from .config import Config, SourceSpec, parse_users, validate
 from .errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -49,6 +49,7 @@ class Setting:
     secret: bool = False
     const: Any = None  # bool flags: the value the flag sets (e.g. --no-http sets False)
     parse: Any = None  # text -> value for flags, variables and string file values (sizes)
+    cli: bool = True  # False: file and environment only (passwords never on the command line)
 
     @property
     def name(self) -> str:
@@ -64,6 +65,10 @@ SETTINGS: tuple[Setting, ...] = (
     S("rtsp", "enabled", "rtsp.enabled", bool, "--no-rtsp", "",
       "do not serve RTSP (only --rtmp/--save/--publish)", const=False),
     S("rtsp", "port", "rtsp.port", int, "--port", "PORT", "RTSP port"),
+    S("rtsp", "tls_cert", "rtsp.tls_cert", str, "--tls-cert", "FILE",
+      "PEM certificate: serve rtsps:// (TCP transport only)"),
+    S("rtsp", "tls_key", "rtsp.tls_key", str, "--tls-key", "FILE",
+      "PEM private key for --tls-cert"),
     S("rtsp", "path", "rtsp.path", str, "--path", "PATH", "RTSP mount path"),
     S("rtsp", "bind", "rtsp.bind", str, "--bind", "ADDRESS", "address to listen on"),
     S("rtsp", "max_clients", "rtsp.max_clients", int, "--max-clients", "N",
@@ -89,6 +94,16 @@ SETTINGS: tuple[Setting, ...] = (
       "the test pattern)"),
     S("source", "loop", "source.loop", bool, "--no-loop", "", "do not loop a file source",
       const=False),
+    S("source", "stall_timeout", "recovery.stall_timeout_s", float, "--stall-timeout", "SECONDS",
+      "a source silent this long is re-opened (NO SIGNAL slate meanwhile); an encoder producing "
+      "nothing this long is rebuilt"),
+    S("source", "retry_max", "recovery.retry_max_s", float, "--retry-max", "SECONDS",
+      "longest wait between source re-open attempts"),
+    S("auth", "method", "rtsp.auth", str, "--auth", "none|basic|digest",
+      "RTSP authentication; users from [auth] users or CAMERA_STREAMING_USERS"),
+    S("auth", "users", "rtsp.users", list, "--users", "NAME:PASSWORD",
+      "users for --auth as name:password entries (file or environment only, never a flag)",
+      secret=True, cli=False),
     S("http", "enabled", "http.enabled", bool, "--no-http", "", "no HTTP port", const=False),
     S("http", "port", "http.port", int, "--http-port", "PORT",
       "HTTP port for /metrics, /healthz, /api/status, /snapshot.jpg and / (0: off)"),
@@ -156,6 +171,8 @@ def add_flags(parser: argparse.ArgumentParser, table: Sequence[Setting] = SETTIN
     defaults = Config()
     groups: dict[str, Any] = {}
     for s in table:
+        if not s.cli:
+            continue
         if s.section not in groups:
             groups[s.section] = parser.add_argument_group(s.section)
         group = groups[s.section]
@@ -326,6 +343,9 @@ def build(values: Mapping[str, Any], table: Sequence[Setting], label: Any = str)
         changes.setdefault(s.path.rpartition(".")[0], {})[s.path.rpartition(".")[2]] = values[
             s.name
         ]
+    rtsp = changes.get("rtsp", {})
+    if "users" in rtsp:
+        rtsp["users"] = tuple(sorted(_users(rtsp["users"], label("auth.users")).items()))
     source = changes.pop("source", {})
     if source:
         spec = config.source
@@ -336,6 +356,11 @@ def build(values: Mapping[str, Any], table: Sequence[Setting], label: Any = str)
     for section, fields_ in changes.items():
         config = replace(config, **{section: replace(getattr(config, section), **fields_)})
     return replace(config, **top) if top else config
+
+
+def _users(entries: Sequence[str], where: str) -> dict[str, str]:
+    """`name:password` entries -> {name: password}; errors never echo a password."""
+    return parse_users(",".join(entries), where)
 
 
 def _toml(value: Any) -> str:

@@ -8,7 +8,7 @@ import ctypes.util
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import psutil
@@ -159,6 +159,7 @@ class Snapshot:
     keyframes: int = 0
     last_frame_age_s: float | None = None  # None before the first frame
     outputs: tuple[OutputStatus, ...] = ()  # RTMP / recording / publish (issue 5)
+    faults: dict[str, int] = field(default_factory=dict)  # capture.FaultCounters as a dict
 
     def line(self) -> str:
         heap = "" if self.heap_bytes is None else f" heap={self.heap_bytes / 1e6:.2f}MB"
@@ -168,6 +169,7 @@ class Snapshot:
             f"clients={self.clients} sessions={self.sessions} medias={self.medias} "
             f"connected={self.connected} closed={self.closed} encoded={self.encoded}"
             + "".join(f" {o.short()}" for o in self.outputs)
+            + "".join(f" {k}={v}" for k, v in self.faults.items() if v)
         )
 
 

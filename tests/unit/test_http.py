@@ -13,9 +13,8 @@ import pytest
 
 from camera_streaming.config import HttpConfig
 from camera_streaming.errors import PortInUseError
-from camera_streaming.stats import OutputStatus
 from camera_streaming.http import HttpServer
-from camera_streaming.stats import MemoryHistory, Snapshot
+from camera_streaming.stats import MemoryHistory, OutputStatus, Snapshot
 from fakes import FakeClock
 
 RTMP_UP = OutputStatus("rtmp", "rtmp://127.0.0.1/live/s", "connected", bytes=1000, reconnects=2)

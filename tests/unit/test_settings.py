@@ -109,8 +109,21 @@ def test_unknown_key_and_section_are_named(tmp_path: Path) -> None:
         load({}, {}, write(tmp_path, "[camera]\nx = 1\n"))
     assert err.value.field == "[camera]"
     with pytest.raises(ConfigError) as err:
-        load({}, {}, write(tmp_path, "[auth]\nusers = ['a:b']\n"))
-    assert err.value.field == "auth.users"
+        load({}, {}, write(tmp_path, "[auth]\nuser = ['a:b']\n"))
+    assert err.value.field == "auth.user" and "users" in str(err.value)
+
+
+def test_auth_users_from_file_or_environment_never_shown(tmp_path: Path) -> None:
+    path = write(tmp_path, '[auth]\nmethod = "digest"\nusers = ["alice:s3:cret", "bob:pw"]\n')
+    eff = load({}, {}, path)
+    assert eff.config.rtsp.auth == "digest"
+    assert dict(eff.config.rtsp.users) == {"alice": "s3:cret", "bob": "pw"}
+    env = load({}, {"CAMERA_STREAMING_USERS": "carol:x1,dave:y2", "CAMERA_STREAMING_AUTH": "basic"})
+    assert dict(env.config.rtsp.users) == {"carol": "x1", "dave": "y2"}
+    assert "x1" not in render(env) and "y2" not in render(env) and "********" in render(env)
+    with pytest.raises(ConfigError) as err:
+        load({}, {}, write(tmp_path, '[auth]\nmethod = "basic"\nusers = ["nopassword"]\n'))
+    assert "auth.users" in err.value.field and "nopassword" not in str(err.value)
 
 
 def test_bad_toml_and_missing_file_name_the_file(tmp_path: Path) -> None:

@@ -59,12 +59,14 @@ class H264Encoder:
         self._key_requested_at = 0.0
         self._queue_bytes = INPUT_QUEUE * video.i420_size
         # Counters, read by stats without locking (ints are replaced atomically).
+        self.frames_offered = 0  # push_i420 calls while running (the watchdog's input)
         self.frames_in = 0
         self.frames_out = 0
         self.keyframes_out = 0
         self.bytes_out = 0
         self.dropped = 0
         self.alloc_failures = 0
+        self.rebuilds = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -107,6 +109,28 @@ class H264Encoder:
     def stop(self) -> None:
         with self._lock:
             self._consumers = ()
+        self._teardown()
+
+    def rebuild(self) -> None:
+        """Replace a stalled pipeline with a fresh one, keeping the consumers: RTSP feeds stay
+        registered and get the new encoder's first access unit, an IDR with SPS/PPS."""
+        self._teardown()
+        self.start()
+        self.rebuilds += 1
+        with self._lock:
+            self._key_requested_at = 0.0
+        self.request_keyframe()
+
+    def _inject_stall(self) -> None:
+        """Fault injection for tests (internal, documented in docs/faults.md): block the
+        encoder's output pad, as a hung encoder would. Frames keep being offered; none come out
+        until `rebuild()` replaces the pipeline."""
+        pipeline = self._pipeline
+        if pipeline is not None:
+            pad = pipeline.get_by_name("enc").get_static_pad("src")
+            pad.add_probe(Gst.PadProbeType.BLOCK_DOWNSTREAM, _block_probe)
+
+    def _teardown(self) -> None:
         for obj, hid in self._handler_ids:
             obj.disconnect(hid)
         self._handler_ids.clear()
@@ -156,6 +180,7 @@ class H264Encoder:
         appsrc, pool = self._appsrc, self._pool
         if appsrc is None or pool is None:
             return False
+        self.frames_offered += 1
         if appsrc.get_property("current-level-bytes") >= self._queue_bytes:
             self.dropped += 1
             return False
@@ -205,3 +230,7 @@ class H264Encoder:
         log.debug("GStreamer debug: %s", debug)
         if self.on_error is not None:
             self.on_error(PipelineError(element, text, debug))
+
+
+def _block_probe(_pad: Any, _info: Any) -> Any:
+    return Gst.PadProbeReturn.OK  # keep blocking (a BLOCK probe holds data while it is OK)

@@ -17,14 +17,19 @@ client went away): no reference to a dead media or appsrc is kept (GSTREAMER_NOT
 from __future__ import annotations
 
 import errno
+import fcntl
 import logging
+import os
 import socket
+import struct
+import termios
 import threading
 import time
 from typing import Any
 
 from ..config import RtspConfig, VideoConfig
 from ..errors import PortInUseError
+from .auth import allow_viewers, make_auth
 from .encoder import H264Encoder
 from .launch import client_media_launch, client_queue_bytes
 from .runtime import GLib, Gst, GstRtsp, GstRtspServer, init
@@ -33,17 +38,21 @@ log = logging.getLogger(__name__)
 
 PRIMING, PRIMED, WAIT_KEY, LIVE = "priming", "primed", "wait-key", "live"
 CLEANUP_INTERVAL_S = 2
+CLIENT_THREADS = -1  # gst-rtsp-server thread pool: -1 = a thread per client connection
 
 
 class ClientState:
     """What the server remembers of one RTSP connection (GLib thread only)."""
 
-    __slots__ = ("connected_at", "had_session", "idle_since")
+    __slots__ = ("connected_at", "had_session", "idle_since", "played", "acked", "acked_at")
 
     def __init__(self, connected_at: float) -> None:
         self.connected_at = connected_at
         self.had_session = False
         self.idle_since: float | None = None
+        self.played = False  # sent PLAY: data flows to it
+        self.acked = -1  # TCP bytes the peer acknowledged at `acked_at`
+        self.acked_at = connected_at
 
 
 class ClientFeed:
@@ -106,6 +115,7 @@ class RtspServer:
         self.bytes_sent = 0  # encoded bytes pushed into clients' media
         self.keyframe_requests = 0
         self.idle_closed = 0  # connections closed because they had no session for too long
+        self.stalled_closed = 0  # connections closed because the client stopped reading
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -114,12 +124,22 @@ class RtspServer:
         server = GstRtspServer.RTSPServer()
         server.set_address(self.cfg.bind)
         server.set_service(str(self.cfg.port))
+        # One thread (and main context) per connection, not one shared by all: gst-rtsp-server
+        # parses a request line or header at ~1 us per byte, so a client sending a 1 MB header
+        # would stall every other client's TCP stream for ~1 s (measured: docs/faults.md).
+        server.get_thread_pool().set_max_threads(CLIENT_THREADS)
         pool = server.get_session_pool()
         if self.cfg.max_clients:
             pool.set_max_sessions(self.cfg.max_clients)
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(client_media_launch(self.video))
         factory.set_shared(False)
+        auth = make_auth(self.cfg.auth, dict(self.cfg.users), self.cfg.tls_cert, self.cfg.tls_key)
+        if auth is not None:
+            server.set_auth(auth)
+            allow_viewers(factory)
+        if self.cfg.tls:  # RTSPS protects the control connection and interleaved RTP only
+            factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
         factory.connect("media-configure", self._on_media_configure)
         server.get_mount_points().add_factory(self.cfg.path, factory)
         server.connect("client-connected", self._on_client_connected)
@@ -190,8 +210,14 @@ class RtspServer:
                 continue
             appsrc = feed.appsrc
             if appsrc.get_property("current-level-bytes") >= self._queue_bytes:
-                feed.dropped += 1  # the client's queue is full: appsrc drops the oldest
+                # The client cannot keep up. Dropping one access unit mid-GOP would corrupt
+                # every frame until the next IDR, so skip to the next (natural) keyframe: the
+                # client sees a freeze of at most one GOP, not garbage, and a slow client does
+                # not force extra IDRs on everyone.
+                feed.dropped += 1
                 self.dropped += 1
+                feed.state = WAIT_KEY
+                continue
             out = buffer.copy()  # shallow: shares the encoded memory
             # Rebase to this media's running time. Before its pipeline runs (base time 0)
             # appsrc's do-timestamp stamps the priming keyframe when it is dequeued; it
@@ -255,7 +281,10 @@ class RtspServer:
         if state is not None:
             state.had_session = True
 
-    def _on_pre_play_request(self, _client: Any, ctx: Any) -> Any:
+    def _on_pre_play_request(self, client: Any, ctx: Any) -> Any:
+        state = self._clients.get(client)
+        if state is not None:
+            state.played = True
         media = ctx.media
         if media is not None:
             feed = self._feeds.get(media.get_element().get_name())
@@ -282,6 +311,14 @@ class RtspServer:
         with self._lock:
             clients = list(self._clients.items())
         for client, state in clients:
+            if state.played and self._stopped_reading(client, state, now):
+                # Over TCP a session never expires while its connection is open, and
+                # gst-rtsp-server drops what does not fit the client's backlog: without this, a
+                # client that stops reading would be kept forever.
+                self.stalled_closed += 1
+                log.info("closing an RTSP client that stopped reading")
+                shutdown_client(client)
+                continue
             if client.session_filter(None):
                 state.idle_since = None
                 continue
@@ -292,7 +329,63 @@ class RtspServer:
             )
             if now - state.idle_since >= limit:
                 self.idle_closed += 1
-                client.close()
+                shutdown_client(client)
+
+    def _stopped_reading(self, client: Any, state: ClientState, now: float) -> bool:
+        """True when data waits in the client's socket but the peer has acknowledged nothing
+        for `session_timeout_s` (its receive window stays closed)."""
+        conn = client.get_connection()
+        sock = conn.get_read_socket() if conn is not None else None
+        if sock is None or sock.is_closed():
+            return False
+        progress = tcp_progress(sock.get_fd())
+        if progress is None:
+            return False
+        acked, unsent = progress
+        if acked != state.acked or unsent == 0:
+            state.acked, state.acked_at = acked, now
+            return False
+        return now - state.acked_at >= self.cfg.session_timeout_s
+
+
+def shutdown_client(client: Any) -> None:
+    """Close a client from outside its own thread by shutting its socket down: its thread then
+    sees the connection end and closes it the normal way. (`client.close()` from another thread
+    while the client reads a request left its watch spinning forever on 1.22.0, logging
+    `g_pollable_input_stream_read_nonblocking: assertion failed` - docs/faults.md.)"""
+    conn = client.get_connection()
+    sock = conn.get_read_socket() if conn is not None else None
+    if sock is None or sock.is_closed():
+        return
+    try:
+        dup = socket.socket(fileno=os.dup(sock.get_fd()))
+    except OSError:
+        return
+    try:
+        dup.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        dup.close()
+
+
+def tcp_progress(fd: int) -> tuple[int, int] | None:
+    """(bytes the peer acknowledged, bytes waiting in the send queue) of a TCP socket, from
+    Linux `TCP_INFO` (tcpi_bytes_acked) and `SIOCOUTQ`; None where unavailable."""
+    try:
+        info = socket.socket(fileno=os.dup(fd))
+    except OSError:
+        return None
+    try:
+        raw = info.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 192)
+        unsent = struct.unpack("i", fcntl.ioctl(info.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+    except OSError:
+        return None
+    finally:
+        info.close()
+    if len(raw) < 128:
+        return None
+    return struct.unpack_from("Q", raw, 120)[0], unsent
 
 
 def _remove_all(*_args: Any) -> Any:

@@ -88,8 +88,9 @@ def raw_udp_vanish_session(url: str) -> None:
 
 
 def raw_stop_reading_session(url: str, seconds: float = 2.0) -> None:
-    """PLAY over TCP with a tiny receive buffer, then stop reading for a while, then vanish."""
-    c = _tcp_play(url, rcvbuf=4096)
+    """PLAY over TCP with a small receive buffer (64 KB: the first IDR still fits when the
+    machine is loaded), then stop reading for a while, then vanish."""
+    c = _tcp_play(url, rcvbuf=65536)
     time.sleep(seconds)
     c.reset()
 

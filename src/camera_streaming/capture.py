@@ -1,0 +1,253 @@
+"""Capture with recovery: the source reader, the NO SIGNAL slate and the watchdogs.
+
+Two named threads per streamer:
+
+  capture   reads the source and pushes its frames. When a read fails (device gone, read
+            error, a file that ended) or the watchdog flags a stall, it closes the source and
+            re-opens it with exponential backoff capped at `source_retry_max_s`.
+  watchdog  ticks at the configured fps. While the source is down or has delivered nothing for
+            `stall_timeout_s`, it pushes the slate, so the encoder and every RTSP client keep
+            running at the configured size and rate. Once a second it checks the encoder: frames
+            offered but no access unit out for `stall_timeout_s` -> the encoder is rebuilt.
+
+Each fault is logged once when it starts and once when it ends, and counted in `FaultCounters`.
+Nothing here schedules GLib callbacks (GSTREAMER_NOTES 1).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import cv2
+import numpy as np
+
+from .errors import CameraStreamingError
+
+if TYPE_CHECKING:
+    from .gst.encoder import H264Encoder
+    from .sources import FrameSource
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY_S = 0.1
+# An encoder is declared stalled after max(stall_timeout_s, this): a cold x264 pipeline takes
+# ~1 s to its first access unit (GSTREAMER_NOTES 15), more on a loaded board, and a shorter
+# limit would rebuild a healthy encoder again and again.
+ENCODER_MIN_STALL_S = 2.0
+
+
+def retry_delay(failures: int, cap_s: float) -> float:
+    """Backoff before re-open attempt number `failures` (0-based): 0.1, 0.2, 0.4, ... capped."""
+    return float(min(cap_s, FIRST_RETRY_S * (2 ** min(failures, 16))))
+
+
+@dataclass
+class FaultCounters:
+    """Events counted since start. Ints replaced atomically; read without a lock."""
+
+    source_lost: int = 0  # read failures or end of a non-looping file
+    source_stalls: int = 0  # open but no frame for stall_timeout_s
+    source_reopens: int = 0  # successful re-opens after a loss or stall
+    reopen_failures: int = 0
+    slate_frames: int = 0
+    encoder_stalls: int = 0  # encoder rebuilt because frames went in but none came out
+
+
+class Slate:
+    """A pre-rendered "NO SIGNAL" BGR frame; the clock line is redrawn at most once a second
+    into the same buffer."""
+
+    def __init__(self, width: int, height: int, label: str = "") -> None:
+        self.frame = np.full((height, width, 3), 32, np.uint8)
+        self._scale = max(0.35, height / 480)
+        thick = max(1, int(self._scale * 2))
+        self._put("NO SIGNAL", height // 2 - int(10 * self._scale), 1.6, thick + 1)
+        if label:
+            self._put(label[:48], height // 2 + int(30 * self._scale), 0.6, 1)
+        self._clock_y = height - max(8, height // 10)
+        top = max(0, self._clock_y - int(40 * self._scale))
+        self._clock_band = (top, min(height, self._clock_y + int(14 * self._scale)))
+        self._clean = self.frame[self._clock_band[0] : self._clock_band[1]].copy()
+        self._shown_second = -1
+
+    def _put(self, text: str, y: int, size: float, thick: int) -> None:
+        font, scale = cv2.FONT_HERSHEY_SIMPLEX, size * self._scale
+        (tw, _), _ = cv2.getTextSize(text, font, scale, thick)
+        x = max(0, (self.frame.shape[1] - tw) // 2)
+        cv2.putText(self.frame, text, (x, y), font, scale, (255, 255, 255), thick, cv2.LINE_AA)
+
+    def render(self, now: float | None = None) -> np.ndarray:
+        """The slate with the wall-clock time; the same array every call."""
+        now = time.time() if now is None else now
+        second = int(now)
+        if second != self._shown_second:
+            self._shown_second = second
+            self.frame[self._clock_band[0] : self._clock_band[1]] = self._clean
+            self._put(
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)), self._clock_y, 0.8, 1
+            )
+        return self.frame
+
+
+class CaptureSupervisor:
+    """Runs the capture and watchdog threads for one source. `push` is `Streamer.push_frame`.
+    With no source (frames pushed through the API) only the encoder watchdog runs."""
+
+    def __init__(
+        self,
+        source: FrameSource | None,
+        push: Callable[[np.ndarray], bool],
+        encoder: Callable[[], H264Encoder | None],
+        rebuild_encoder: Callable[[], None],
+        width: int,
+        height: int,
+        fps: int,
+        stall_timeout_s: float = 2.0,
+        retry_max_s: float = 1.0,
+    ) -> None:
+        self.source = source
+        self._push = push
+        self._encoder = encoder
+        self._rebuild_encoder = rebuild_encoder
+        self.fps = fps
+        self.stall_timeout_s = stall_timeout_s
+        self.retry_max_s = retry_max_s
+        self.counters = FaultCounters()
+        self.slate = Slate(width, height, source.name if source is not None else "")
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._last_frame_at = time.monotonic()
+        self._down = False  # the source failed and is being re-opened
+        self._stalled = False  # the watchdog saw no frame for stall_timeout_s
+
+    @property
+    def showing_slate(self) -> bool:
+        return self._down or self._stalled
+
+    def start(self) -> None:
+        self._last_frame_at = time.monotonic()
+        loops = [("watchdog", self._watchdog_loop)]
+        if self.source is not None:
+            loops.append(("capture", self._capture_loop))
+        for name, target in loops:
+            t = threading.Thread(target=target, name=name, daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(max(0.0, deadline - time.monotonic()))
+        self._threads.clear()
+
+    # -- capture thread ----------------------------------------------------------------------
+    def _capture_loop(self) -> None:
+        source = self.source
+        assert source is not None
+        period = 1.0 / self.fps
+        next_t = time.monotonic()
+        while not self._stop.is_set():
+            if not source.paced:
+                delay = next_t - time.monotonic()
+                if delay > 0 and self._stop.wait(delay):
+                    break
+                next_t += period
+                if time.monotonic() - next_t > period:  # fell behind: do not burst
+                    next_t = time.monotonic()
+            frame = source.read()
+            if self._stalled:  # the watchdog gave up on this source: re-open it
+                self._reopen(lost=False)
+                next_t = time.monotonic()
+                continue
+            if frame is None:
+                self._reopen(lost=True)
+                next_t = time.monotonic()
+                continue
+            self._last_frame_at = time.monotonic()
+            self._push(frame)
+
+    def _reopen(self, lost: bool) -> None:
+        """Close the source and open it again with backoff until it works or we stop. The
+        watchdog pushes the slate meanwhile."""
+        source = self.source
+        assert source is not None
+        if lost:
+            self.counters.source_lost += 1
+            log.warning("source %s stopped delivering frames; showing the slate", source.name)
+        self._down = True
+        failures = 0
+        while not self._stop.is_set():
+            source.close()
+            try:
+                source.open()
+            except CameraStreamingError as exc:
+                self.counters.reopen_failures += 1
+                if failures == 0:
+                    log.info("source %s cannot be re-opened yet (%s); retrying", source.name, exc)
+                if self._stop.wait(retry_delay(failures, self.retry_max_s)):
+                    return
+                failures += 1
+                continue
+            self.counters.source_reopens += 1
+            log.info("source %s re-opened after %d failed attempts", source.name, failures)
+            break
+        self._last_frame_at = time.monotonic()
+        self._stalled = False
+        self._down = False
+
+    # -- watchdog thread ---------------------------------------------------------------------
+    def _watchdog_loop(self) -> None:
+        period = 1.0 / self.fps
+        next_t = time.monotonic()
+        next_encoder_check = next_t + 1.0
+        enc_mark = (0, 0, next_t)  # (frames offered, frames out, when) at the last progress
+        while not self._stop.is_set():
+            delay = next_t - time.monotonic()
+            if delay > 0 and self._stop.wait(delay):
+                break
+            now = time.monotonic()
+            next_t = max(next_t + period, now - period)
+            if self.source is not None and not self._down and not self._stalled:
+                if now - self._last_frame_at >= self.stall_timeout_s:
+                    self._stalled = True
+                    self.counters.source_stalls += 1
+                    log.warning(
+                        "source %s delivered no frame for %.1f s; showing the slate, re-opening",
+                        self.source.name,  # (logged once per stall)
+                        now - self._last_frame_at,
+                    )
+            if self._down or self._stalled:
+                self.counters.slate_frames += 1
+                self._push(self.slate.render())
+            if now >= next_encoder_check:
+                next_encoder_check = now + 1.0
+                enc_mark = self._check_encoder(enc_mark, now)
+
+    def _check_encoder(self, mark: tuple[int, int, float], now: float) -> tuple[int, int, float]:
+        enc = self._encoder()
+        if enc is None or not enc.running:
+            return mark
+        offered, out = enc.frames_offered, enc.frames_out
+        if out != mark[1] or offered == mark[0]:
+            return offered, out, now  # producing, or nothing went in: healthy
+        if offered - mark[0] < 2 or now - mark[2] < max(self.stall_timeout_s, ENCODER_MIN_STALL_S):
+            return mark
+        self.counters.encoder_stalls += 1
+        log.warning(
+            "encoder produced nothing for %.1f s while %d frames went in; rebuilding it",
+            now - mark[2],
+            offered - mark[0],
+        )
+        try:
+            self._rebuild_encoder()
+        except CameraStreamingError as exc:
+            log.error("encoder rebuild failed: %s", exc)
+        else:
+            log.info("encoder rebuilt")
+        return enc.frames_offered, enc.frames_out, time.monotonic()

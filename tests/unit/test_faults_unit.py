@@ -1,0 +1,47 @@
+"""Pure parts of fault handling: backoff, users parsing, the slate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from camera_streaming.capture import Slate, retry_delay
+from camera_streaming.config import Config, RtspConfig, parse_users, users_from_env, validate
+from camera_streaming.errors import ConfigError
+from camera_streaming.sources import read_code
+
+
+def test_backoff_doubles_up_to_the_cap() -> None:
+    assert [retry_delay(i, 1.0) for i in range(6)] == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+    assert retry_delay(1000, 5.0) == 5.0
+
+
+def test_users_parse_and_never_show_passwords() -> None:
+    assert parse_users("alice:a:b, bob:x") == {"alice": "a:b", "bob": "x"}
+    assert users_from_env({}) == {}
+    assert users_from_env({"CAMERA_STREAMING_USERS": "u:p"}) == {"u": "p"}
+    with pytest.raises(ConfigError) as err:
+        parse_users("alice:topsecret,bob")
+    assert "topsecret" not in str(err.value) and "entry 2" in str(err.value)
+    rtsp = RtspConfig(auth="digest").with_users({"alice": "topsecret"})
+    assert "topsecret" not in repr(Config(rtsp=rtsp))
+    validate(Config(rtsp=rtsp))
+
+
+def test_auth_needs_users_and_tls_needs_both_files() -> None:
+    with pytest.raises(ConfigError, match="auth"):
+        validate(Config(rtsp=RtspConfig(auth="basic")))
+    with pytest.raises(ConfigError, match="tls-key"):
+        validate(Config(rtsp=RtspConfig(tls_cert="/etc/hostname")))
+    assert RtspConfig(tls_cert="c", tls_key="k").url().startswith("rtsps://")
+
+
+def test_slate_is_reused_and_redraws_the_clock_once_a_second() -> None:
+    slate = Slate(320, 240, "v4l2:/dev/video0")
+    a = slate.render(1000.0).copy()
+    b = slate.render(1000.5)
+    assert np.array_equal(a, b)
+    c = slate.render(1001.0)
+    assert c is b and not np.array_equal(a, c)
+    assert a.shape == (240, 320, 3) and a.max() == 255  # white text on dark grey
+    assert read_code(a) == (0, 0)  # no frame code: tests tell slate frames from pictures
