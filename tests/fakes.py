@@ -126,6 +126,10 @@ def decode_frames(
             url,
             "-t",
             str(seconds + 2),
+            # one output frame per decoded frame: without this ffmpeg duplicates frames to
+            # keep a constant rate and the same index shows up twice
+            "-fps_mode",
+            "passthrough",
             "-f",
             "rawvideo",
             "-pix_fmt",

@@ -344,8 +344,11 @@ def build(values: Mapping[str, Any], table: Sequence[Setting], label: Any = str)
             s.name
         ]
     rtsp = changes.get("rtsp", {})
-    if "users" in rtsp:
-        rtsp["users"] = tuple(sorted(_users(rtsp["users"], label("auth.users")).items()))
+    if "users" in rtsp:  # an empty list (as --print-config writes it) means no users
+        entries = rtsp["users"]
+        rtsp["users"] = (
+            tuple(sorted(_users(entries, label("auth.users")).items())) if entries else ()
+        )
     source = changes.pop("source", {})
     if source:
         spec = config.source
