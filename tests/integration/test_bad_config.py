@@ -1,7 +1,7 @@
 """Bad configuration, table-driven: every row must give one line on stderr naming the field, exit
-code 2 and no traceback. Rows say where the bad value comes from (`cli` or `env`); config-file
-rows (`file`, with a `text` to write to a temporary config) are to be appended once the file
-loader lands: `run_row()` is the one place that knows how to feed each kind."""
+code 2 and no traceback. Rows say where the bad value comes from: `cli`, `env`, or `file` (a
+TOML text written to a temporary config file); `run_row()` is the one place that knows how to
+feed each kind."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 pytestmark = pytest.mark.integration
-CLI = [sys.executable, "-m", "camera_streaming", "--stats-interval", "5", "--source", "test"]
+CLI = [sys.executable, "-m", "camera_streaming", "--stats-interval", "5"]
 SECRET = "s3cretpw"
 
 
@@ -33,6 +33,15 @@ def cli(id: str, *args: str, words: tuple[str, ...]) -> Row:
 
 def users(id: str, value: str, *args: str, words: tuple[str, ...]) -> Row:
     return Row(id, "env", args, {"CAMERA_STREAMING_USERS": value}, words)
+
+
+def env(id: str, name: str, value: str, words: tuple[str, ...]) -> Row:
+    return Row(id, "env", (), {name: value}, words)
+
+
+def toml(id: str, text: str, *args: str, words: tuple[str, ...]) -> Row:
+    """A config-file row: `text` is written to FILE and passed as --config FILE."""
+    return Row(id, "file", args, {"TOML": text}, words)
 
 
 ROWS = [
@@ -107,21 +116,59 @@ ROWS = [
         "basic",
         words=("CAMERA_STREAMING_USERS", "entry 2"),
     ),
+    env("env-width-text", "CAMERA_STREAMING_WIDTH", "wide", words=("CAMERA_STREAMING_WIDTH",)),
+    env("env-fps-too-big", "CAMERA_STREAMING_FPS", "500", words=("CAMERA_STREAMING_FPS", "240")),
+    env(
+        "env-no-http-maybe",
+        "CAMERA_STREAMING_NO_HTTP",
+        "maybe",
+        words=("CAMERA_STREAMING_NO_HTTP",),
+    ),  # fmt: skip
+    toml("file-width-odd", "[video]\nwidth = 333\n", words=("video.width", "even")),
+    toml("file-fps-string", '[video]\nfps = "fast"\n', words=("video.fps", "whole number")),
+    toml("file-unknown-key", "[video]\nwidht = 640\n", words=("video.widht", "unknown")),
+    toml("file-unknown-section", "[camera]\nx = 1\n", words=("[camera]", "unknown")),
+    toml("file-port-too-big", "[rtsp]\nport = 70000\n", words=("rtsp.port", "65535")),
+    toml("file-path-relative", '[rtsp]\npath = "stream"\n', words=("rtsp.path",)),
+    toml("file-bad-source", '[source]\nspec = "webcam"\n', words=("source.spec",)),
+    toml("file-auth-unknown", '[auth]\nmethod = "kerberos"\n', words=("auth.method",)),
+    toml(
+        "file-users-no-password",
+        '[auth]\nmethod = "basic"\nusers = ["alice"]\n',
+        words=("auth.users", "entry 1"),
+    ),  # fmt: skip
+    toml(
+        "file-rtmp-bad-scheme", '[outputs]\nrtmp = "http://x/live/s"\n', words=("outputs.rtmp",)
+    ),  # fmt: skip
+    toml(
+        "file-keep-bytes-bad",
+        '[outputs]\nsave = "/tmp"\nkeep_bytes = "lots"\n',
+        words=("outputs.keep_bytes",),
+    ),  # fmt: skip
+    toml("file-not-toml", "[video\nwidth = 640\n", words=("--config", "not valid TOML")),
+    toml(
+        "file-http-port-same-as-rtsp", "[http]\nport = 8554\n[rtsp]\nport = 8554\n", words=("http",)
+    ),  # fmt: skip
 ]
 
 
 def run_row(row: Row, tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "CAMERA_STREAMING_USERS"}
-    env.update(row.env)
-    if row.where not in ("cli", "env"):
-        raise NotImplementedError(f"{row.where} rows need the config-file loader")
-    return subprocess.run(
-        [*CLI, "--port", "1", *row.args], capture_output=True, text=True, timeout=30, env=env
-    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMERA_STREAMING_")}
+    args = list(row.args)
+    if row.where == "file":
+        path = tmp_path / "camera-streaming.toml"
+        path.write_text(row.env["TOML"])
+        args += ["--config", str(path)]
+    else:
+        env.update(row.env)
+    port = [] if row.where == "file" and "port" in row.env.get("TOML", "") else ["--port", "1"]
+    return subprocess.run([*CLI, *port, *args], capture_output=True, text=True, timeout=30, env=env)
 
 
 def test_the_table_is_big_enough() -> None:
     assert len(ROWS) >= 30 and len({r.id for r in ROWS}) == len(ROWS)
+    assert sum(r.where == "cli" for r in ROWS) >= 30
+    assert sum(r.where == "file" for r in ROWS) >= 10
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
