@@ -11,7 +11,7 @@ pkgs=(python3-venv python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-pl
       gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp
       gstreamer1.0-tools)
 if [ "$dev" = 1 ]; then
-  pkgs+=(ffmpeg procps)
+  pkgs+=(ffmpeg procps gcc pkg-config libgstrtspserver-1.0-dev)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
