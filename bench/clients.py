@@ -16,8 +16,10 @@ from camera_streaming.sources.pattern import read_code
 from camera_streaming.testing.rtsp_probe import PlayResult, RtspProbe
 
 
-def play(url: str, timeout: float = 10.0) -> tuple[RtspProbe, PlayResult]:
-    """Connect, DESCRIBE, SETUP (TCP interleaved), PLAY and read until the first IDR."""
+def play(url: str, timeout: float = 10.0) -> tuple[RtspProbe, PlayResult, float]:
+    """Connect, DESCRIBE, SETUP (TCP interleaved), PLAY and read until the first IDR. Returns
+    the probe, what PLAY saw, and the seconds from connecting to the first IDR."""
+    connect = time.monotonic()
     probe = RtspProbe(url, timeout=timeout)
     try:
         probe.setup_tcp(probe.control_url(probe.describe().body))
@@ -28,7 +30,19 @@ def play(url: str, timeout: float = 10.0) -> tuple[RtspProbe, PlayResult]:
     if result.first_idr is None:
         probe.close()
         raise RuntimeError(f"no IDR within {timeout} s of PLAY")
-    return probe, result
+    return probe, result, result.first_idr - connect
+
+
+def start_playing(url: str, timeout: float = 10.0) -> RtspProbe:
+    """Connect, DESCRIBE, SETUP (TCP interleaved) and PLAY; return once PLAY is answered."""
+    probe = RtspProbe(url, timeout=timeout)
+    try:
+        probe.setup_tcp(probe.control_url(probe.describe().body))
+        probe.request("PLAY", headers={"Range": "npt=0.000-"})
+    except BaseException:
+        probe.close()
+        raise
+    return probe
 
 
 class FrameCounter:

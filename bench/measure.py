@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from .clients import FrameCounter, ffmpeg_latencies, gst_latencies, play
+from .clients import FrameCounter, ffmpeg_latencies, gst_latencies, play, start_playing
 from .servers import Server, Video
 
 Progress = Callable[[str], None]
@@ -44,9 +44,8 @@ def fanout(
         try:
             for n in client_counts:
                 while len(counter.probes) < n:
-                    probe, _ = play(server.url)
-                    counter.add(probe)
-                    counter.pump(0.0)
+                    counter.add(start_playing(server.url))
+                    counter.pump(0.01)
                 counter.pump(settle_s)
                 counter.reset()
                 cpu0, t0 = server.cpu_seconds(), time.monotonic()
@@ -79,6 +78,8 @@ class Joins:
     kind: str
     after_idle: list[float]  # seconds from PLAY to the first IDR
     late: list[float]
+    after_idle_connect: list[float]  # seconds from connecting (before DESCRIBE) to it
+    late_connect: list[float]
 
 
 def p95(values: list[float]) -> float:
@@ -95,17 +96,20 @@ def join_times(
     late joiner while another client is playing."""
     after_idle: list[float] = []
     late: list[float] = []
+    after_idle_connect: list[float] = []
+    late_connect: list[float] = []
     with Server(kind, video) as server:
         time.sleep(1.0)
         for _ in range(tries):
-            probe, result = play(server.url)
+            probe, result, connect = play(server.url)
             after_idle.append(float(result.idr_delay or 0.0))
+            after_idle_connect.append(connect)
             probe.teardown()
             probe.close()
             time.sleep(idle_gap_s)
         holder = FrameCounter()
         stop = threading.Event()
-        holder.add(play(server.url)[0])
+        holder.add(start_playing(server.url))
 
         def keep_reading() -> None:  # the playing client drains its socket meanwhile
             while not stop.is_set():
@@ -118,8 +122,9 @@ def join_times(
             for i in range(tries):
                 # Spread the joins over the GOP so a stream with a 1 s GOP is not flattered.
                 time.sleep(0.3 + (i * 0.37) % 0.5)
-                probe, result = play(server.url)
+                probe, result, connect = play(server.url)
                 late.append(float(result.idr_delay or 0.0))
+                late_connect.append(connect)
                 probe.teardown()
                 probe.close()
         finally:
@@ -127,10 +132,11 @@ def join_times(
             pump.join(2)
             holder.close()
     progress(
-        f"  {kind:12s} join p95: after idle {p95(after_idle) * 1000:5.0f} ms, "
-        f"late joiner {p95(late) * 1000:5.0f} ms"
+        f"  {kind:12s} PLAY -> IDR p95: after idle {p95(after_idle) * 1000:5.0f} ms, "
+        f"late joiner {p95(late) * 1000:5.0f} ms; connect -> IDR p95: "
+        f"{p95(after_idle_connect) * 1000:5.0f} ms, {p95(late_connect) * 1000:5.0f} ms"
     )
-    return Joins(kind, after_idle, late)
+    return Joins(kind, after_idle, late, after_idle_connect, late_connect)
 
 
 @dataclass(frozen=True)

@@ -98,8 +98,13 @@ def main() -> int:
         help="run the server under GStreamer's leaks tracer and count live objects",
     )
     ap.add_argument("--out", default="out/soak", help="prefix for the CSV and PNG")
-    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                    help="extra environment for the server (e.g. MALLOC_ARENA_MAX=16)")
+    ap.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the server (e.g. MALLOC_ARENA_MAX=16)",
+    )
     a = ap.parse_args()
 
     timed = a.minutes > 0
