@@ -65,50 +65,75 @@ class Progress:
         print(f"[{time.monotonic() - self.t0:6.1f} s] {text}", file=sys.stderr, flush=True)
 
 
+def cpu_section(args: argparse.Namespace, progress: Progress) -> list[report.Row]:
+    video = video_of(args.size, args.fps)
+    counts = tuple(args.clients)
+    loads: list[measure.Load] = []
+    for r in range(args.rounds):
+        progress(f"CPU round {r + 1}/{args.rounds}: {video.label}, clients {counts}")
+        order = KINDS if r % 2 == 0 else tuple(reversed(KINDS))  # spread the drift
+        for kind in order:
+            loads += measure.fanout(kind, video, counts, args.window, progress=progress)
+    return report.fanout_rows(loads, video)
+
+
+def join_section(args: argparse.Namespace, progress: Progress) -> list[report.Row]:
+    video = video_of(args.size, args.fps)
+    progress(f"join time: {args.join_tries} tries each, {video.label}")
+    joins = {
+        kind: measure.join_times(kind, video, args.join_tries, progress=progress)
+        for kind in (C_BASELINE, OURS)
+    }
+    return report.join_rows(joins)
+
+
+def latency_section(args: argparse.Namespace, progress: Progress) -> list[report.Row]:
+    results = []
+    for size in args.latency_sizes:
+        video = video_of(size, args.fps)
+        progress(f"glass-to-glass latency: {video.label}, {args.latency_seconds:.0f} s each")
+        for kind in (NAIVE_APPSRC, OURS):
+            results += measure.latency(kind, video, args.latency_seconds, progress)
+    return report.latency_rows(results)
+
+
+def ceiling_section(args: argparse.Namespace, progress: Progress) -> list[report.Row]:
+    from camera_streaming.config import VideoConfig
+
+    from .ceiling import frame_path_fps, raw_encoder_fps
+
+    v = video_of(args.ceiling_size, args.fps)
+    cfg = VideoConfig(width=v.width, height=v.height, fps=v.fps, bitrate_kbps=v.bitrate_kbps)
+    ours, raw = [], []
+    for r in range(args.ceiling_rounds):
+        raw.append(raw_encoder_fps(cfg, args.ceiling_frames))
+        ours.append(frame_path_fps(cfg, args.ceiling_frames))
+        progress(
+            f"ceiling {r + 1}/{args.ceiling_rounds} {v.width}x{v.height}: raw "
+            f"{raw[-1]:.1f} fps, frame path {ours[-1]:.1f} fps"
+        )
+    return report.ceiling_rows(f"{v.width}x{v.height}", ours, raw)
+
+
+SECTION_RUNNERS = {
+    "cpu": cpu_section,
+    "join": join_section,
+    "latency": latency_section,
+    "ceiling": ceiling_section,
+}
+
+
 def run(args: argparse.Namespace, progress: Progress) -> list[report.Row]:
+    """Every selected section; one that fails is reported as an error row, the rest go on."""
     rows: list[report.Row] = []
-    if "cpu" in args.only:
-        video = video_of(args.size, args.fps)
-        counts = tuple(args.clients)
-        loads: list[measure.Load] = []
-        for r in range(args.rounds):
-            progress(f"CPU round {r + 1}/{args.rounds}: {video.label}, clients {counts}")
-            order = KINDS if r % 2 == 0 else tuple(reversed(KINDS))  # spread the drift
-            for kind in order:
-                loads += measure.fanout(kind, video, counts, args.window, progress=progress)
-        rows += report.fanout_rows(loads, video)
-    if "join" in args.only:
-        video = video_of(args.size, args.fps)
-        progress(f"join time: {args.join_tries} tries each, {video.label}")
-        joins = {
-            kind: measure.join_times(kind, video, args.join_tries, progress=progress)
-            for kind in (C_BASELINE, OURS)
-        }
-        rows += report.join_rows(joins)
-    if "latency" in args.only:
-        results = []
-        for size in args.latency_sizes:
-            video = video_of(size, args.fps)
-            progress(f"glass-to-glass latency: {video.label}, {args.latency_seconds:.0f} s each")
-            for kind in (NAIVE_APPSRC, OURS):
-                results += measure.latency(kind, video, args.latency_seconds, progress)
-        rows += report.latency_rows(results)
-    if "ceiling" in args.only:
-        from camera_streaming.config import VideoConfig
-
-        from .ceiling import frame_path_fps, raw_encoder_fps
-
-        v = video_of(args.ceiling_size, args.fps)
-        cfg = VideoConfig(width=v.width, height=v.height, fps=v.fps, bitrate_kbps=v.bitrate_kbps)
-        ours, raw = [], []
-        for r in range(args.ceiling_rounds):
-            raw.append(raw_encoder_fps(cfg, args.ceiling_frames))
-            ours.append(frame_path_fps(cfg, args.ceiling_frames))
-            progress(
-                f"ceiling {r + 1}/{args.ceiling_rounds} {v.width}x{v.height}: raw "
-                f"{raw[-1]:.1f} fps, frame path {ours[-1]:.1f} fps"
-            )
-        rows += report.ceiling_rows(f"{v.width}x{v.height}", ours, raw)
+    for section in SECTIONS:
+        if section not in args.only:
+            continue
+        try:
+            rows += SECTION_RUNNERS[section](args, progress)
+        except Exception as exc:  # a benchmark that breaks must not lose the others' figures
+            progress(f"{section} failed: {exc!r}")
+            rows.append(report.Row(section, f"failed: {exc!r}"[:120], "", "", None, "", "ERROR"))
     return rows
 
 

@@ -45,15 +45,23 @@ def start_playing(url: str, timeout: float = 10.0) -> RtspProbe:
     return probe
 
 
+KEEPALIVE_S = 5.0
+
+
 class FrameCounter:
     """Reads every session's socket and counts access units (RTP packets with the marker bit
-    set) per client. `pump(seconds)` reads for that long; `reset()` zeroes the counts."""
+    set) per client. `pump(seconds)` reads for that long; `reset()` zeroes the counts.
+
+    Every KEEPALIVE_S each client sends OPTIONS with its session id, as real clients send
+    GET_PARAMETER or RTCP: without it servers expire the sessions (ours after 30 s)."""
 
     def __init__(self) -> None:
         self.probes: list[RtspProbe] = []
         self.counts: list[int] = []
+        self.closed: set[int] = set()  # clients whose connection the server closed or reset
         self._bufs: list[bytes] = []
         self._sel = selectors.DefaultSelector()
+        self._next_keepalive = time.monotonic() + KEEPALIVE_S
 
     def add(self, probe: RtspProbe) -> None:
         idx = len(self.probes)
@@ -69,7 +77,11 @@ class FrameCounter:
     def pump(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
         while True:
-            left = deadline - time.monotonic()
+            now = time.monotonic()
+            if now >= self._next_keepalive:
+                self._keepalive()
+                self._next_keepalive = now + KEEPALIVE_S
+            left = deadline - now
             if left <= 0:
                 return
             for key, _ in self._sel.select(min(left, 0.1)):
@@ -78,10 +90,25 @@ class FrameCounter:
                     chunk = self.probes[idx].sock.recv(262144)
                 except (BlockingIOError, InterruptedError):
                     continue
+                except OSError:
+                    chunk = b""
                 if not chunk:
+                    self.closed.add(idx)
                     self._sel.unregister(key.fileobj)
                     continue
                 self._bufs[idx] = self._parse(idx, self._bufs[idx] + chunk)
+
+    def _keepalive(self) -> None:
+        for idx, probe in enumerate(self.probes):
+            if idx in self.closed:
+                continue
+            probe.cseq += 1
+            msg = f"OPTIONS {probe.url} RTSP/1.0\r\nCSeq: {probe.cseq}\r\n"
+            msg += f"Session: {probe.session}\r\n\r\n"
+            try:
+                probe.sock.send(msg.encode())  # tiny: fits the socket buffer
+            except OSError:
+                pass
 
     def _parse(self, idx: int, buf: bytes) -> bytes:
         off, n, frames = 0, len(buf), 0
@@ -102,8 +129,9 @@ class FrameCounter:
         return buf[off:]
 
     def close(self) -> None:
-        for probe in self.probes:
-            self._sel.unregister(probe.sock) if probe.sock.fileno() >= 0 else None
+        for idx, probe in enumerate(self.probes):
+            if idx not in self.closed:
+                self._sel.unregister(probe.sock)
             probe.close()
         self._sel.close()
 

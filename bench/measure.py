@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from camera_streaming.testing.rtsp_probe import RtspProbeError
+
 from .clients import FrameCounter, ffmpeg_latencies, gst_latencies, play, start_playing
 from .servers import Server, Video
 
@@ -26,6 +28,7 @@ class Load:
     rss_mb: float
     fps_min: float
     fps_median: float
+    closed: int = 0  # clients whose connection the server closed during the run
 
 
 def fanout(
@@ -39,7 +42,7 @@ def fanout(
     """Start the server, add clients up to each count in turn (1, then 4, then 32...), let it
     settle, then measure server CPU and RSS and every client's frame rate over `window_s`."""
     out: list[Load] = []
-    with Server(kind, video) as server:
+    with Server(kind, video, on_crash=progress) as server:
         counter = FrameCounter()
         try:
             for n in client_counts:
@@ -61,12 +64,17 @@ def fanout(
                     rss_mb=server.rss_mb(),
                     fps_min=min(rates, default=0.0),
                     fps_median=statistics.median(rates) if rates else 0.0,
+                    closed=len(counter.closed),
                 )
                 progress(
                     f"  {kind:12s} {n:3d} clients: cpu {load.cpu_pct:5.1f} %  "
                     f"rss {load.rss_mb:5.1f} MB  fps min {load.fps_min:4.1f} "
                     f"median {load.fps_median:4.1f}"
+                    + (f"  ({load.closed} connections closed by the server)" if load.closed else "")
                 )
+                if load.fps_min < 0.5 * video.fps and n:
+                    slow = [i for i, r in enumerate(rates) if r < 0.5 * video.fps]
+                    progress(f"    slow clients {slow}; closed {sorted(counter.closed)}")
                 out.append(load)
         finally:
             counter.close()
@@ -80,12 +88,35 @@ class Joins:
     late: list[float]
     after_idle_connect: list[float]  # seconds from connecting (before DESCRIBE) to it
     late_connect: list[float]
+    failures: int = 0  # tries with no IDR within JOIN_TIMEOUT_S (counted as that long)
 
 
 def p95(values: list[float]) -> float:
     """95th percentile (nearest rank): with 20 tries, the second-worst."""
     s = sorted(values)
     return s[max(0, min(len(s) - 1, round(0.95 * len(s) + 0.5) - 1))]
+
+
+JOIN_TIMEOUT_S = 10.0
+
+
+def _join_once(url: str, delays: list[float], connects: list[float], progress: Progress) -> int:
+    """One PLAY -> IDR try; a failure is recorded as JOIN_TIMEOUT_S and returns 1."""
+    try:
+        probe, result, connect = play(url, timeout=JOIN_TIMEOUT_S)
+    except (OSError, RuntimeError, RtspProbeError) as exc:
+        progress(f"    join failed: {exc!r}")
+        delays.append(JOIN_TIMEOUT_S)
+        connects.append(JOIN_TIMEOUT_S)
+        return 1
+    delays.append(float(result.idr_delay or 0.0))
+    connects.append(connect)
+    try:
+        probe.teardown()
+    except (OSError, RtspProbeError):
+        pass
+    probe.close()
+    return 0
 
 
 def join_times(
@@ -98,14 +129,11 @@ def join_times(
     late: list[float] = []
     after_idle_connect: list[float] = []
     late_connect: list[float] = []
-    with Server(kind, video) as server:
+    with Server(kind, video, on_crash=progress) as server:
         time.sleep(1.0)
+        failures = 0
         for _ in range(tries):
-            probe, result, connect = play(server.url)
-            after_idle.append(float(result.idr_delay or 0.0))
-            after_idle_connect.append(connect)
-            probe.teardown()
-            probe.close()
+            failures += _join_once(server.url, after_idle, after_idle_connect, progress)
             time.sleep(idle_gap_s)
         holder = FrameCounter()
         stop = threading.Event()
@@ -122,11 +150,7 @@ def join_times(
             for i in range(tries):
                 # Spread the joins over the GOP so a stream with a 1 s GOP is not flattered.
                 time.sleep(0.3 + (i * 0.37) % 0.5)
-                probe, result, connect = play(server.url)
-                late.append(float(result.idr_delay or 0.0))
-                late_connect.append(connect)
-                probe.teardown()
-                probe.close()
+                failures += _join_once(server.url, late, late_connect, progress)
         finally:
             stop.set()
             pump.join(2)
@@ -135,8 +159,9 @@ def join_times(
         f"  {kind:12s} PLAY -> IDR p95: after idle {p95(after_idle) * 1000:5.0f} ms, "
         f"late joiner {p95(late) * 1000:5.0f} ms; connect -> IDR p95: "
         f"{p95(after_idle_connect) * 1000:5.0f} ms, {p95(late_connect) * 1000:5.0f} ms"
+        + (f"; {failures} tries without an IDR" if failures else "")
     )
-    return Joins(kind, after_idle, late, after_idle_connect, late_connect)
+    return Joins(kind, after_idle, late, after_idle_connect, late_connect, failures)
 
 
 @dataclass(frozen=True)
@@ -159,7 +184,7 @@ def latency(kind: str, video: Video, seconds: float, progress: Progress = print)
     """Glass-to-glass: capture time coded in the test pattern vs the decoder's clock, with a
     GStreamer client and then an ffmpeg client."""
     results = []
-    with Server(kind, video) as server:
+    with Server(kind, video, on_crash=progress) as server:
         for client, decode in (("gst", gst_latencies), ("ffmpeg", ffmpeg_latencies)):
             samples = decode(server.url, seconds, video.width, video.height)
             r = Latency(kind, video, client, samples)

@@ -44,6 +44,7 @@ def median_loads(loads: list[Load]) -> dict[tuple[str, int], Load]:
             rss_mb=statistics.median(x.rss_mb for x in g),
             fps_min=min(x.fps_min for x in g),
             fps_median=statistics.median(x.fps_median for x in g),
+            closed=max(x.closed for x in g),
         )
     return out
 
@@ -99,7 +100,8 @@ def fanout_rows(loads: list[Load], video: Video) -> list[Row]:
                     Row(
                         "client FPS",
                         f"{video.label} {n} clients, {kind}: slowest client (median)",
-                        f"{x.fps_min:.1f} ({x.fps_median:.1f})",
+                        f"{x.fps_min:.1f} ({x.fps_median:.1f})"
+                        + (f", {x.closed} closed" if x.closed else ""),
                         f"{video.fps}",
                         x.fps_min / video.fps,
                         ">= 0.95 (full rate)",
@@ -146,7 +148,8 @@ def join_rows(joins: dict[str, Joins], limit_s: float = 0.15) -> list[Row]:
                     Row(
                         "join",
                         f"{what} -> first IDR p95 ({len(values)} tries), {label}, "
-                        f"{kind} / {C_BASELINE}",
+                        f"{kind} / {C_BASELINE}"
+                        + (f" ({j.failures} tries without IDR)" if j.failures else ""),
                         f"{ours * 1000:.0f} ms",
                         f"{b * 1000:.0f} ms" if b is not None else "",
                         ours / b if b else None,

@@ -14,6 +14,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import psutil
 
@@ -86,8 +87,12 @@ def server_command(kind: str, video: Video, port: int) -> list[str]:
 class Server:
     """One server subprocess. `cpu_window()` measures its CPU % and RSS over a time span."""
 
-    def __init__(self, kind: str, video: Video) -> None:
+    def __init__(
+        self, kind: str, video: Video, on_crash: Callable[[str], None] | None = None
+    ) -> None:
         self.kind, self.video = kind, video
+        self.on_crash = on_crash
+        self.crashed = False
         self.port = free_port()
         self.url = f"rtsp://127.0.0.1:{self.port}/stream"
         env = dict(os.environ)
@@ -137,6 +142,9 @@ class Server:
         return self.proc.poll() is None
 
     def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 10 s. `crashed` tells whether it died on its own, or
+        exited with an error on SIGTERM."""
+        self.crashed = self.proc.poll() is not None
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -144,6 +152,10 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        if self.proc.returncode not in (0, -15):
+            self.crashed = True
+        if self.crashed and self.on_crash is not None:
+            self.on_crash(f"{self.kind} exited with {self.proc.returncode}: {self.stderr_tail()}")
         self._stderr.close()
 
     def stderr_tail(self, n: int = 500) -> str:
