@@ -47,8 +47,9 @@ class ClientState:
 
 
 class ClientFeed:
-    """One client's media input. Touched by the encoder thread (push) and the GLib thread
-    (state changes); single-attribute writes, no lock needed."""
+    """One client's media input. Touched by the encoder thread (push, PRIMING -> PRIMED and
+    WAIT_KEY -> LIVE) and the GLib thread (-> WAIT_KEY); state changes take the server's lock,
+    pushes in the LIVE state take none."""
 
     __slots__ = ("key", "appsrc", "state", "pushed", "dropped")
 
@@ -203,9 +204,17 @@ class RtspServer:
                 continue
             feed.pushed += 1
             if state == PRIMING:
-                feed.state = PRIMED
+                self._advance(feed, PRIMING, PRIMED)
             elif state == WAIT_KEY:
-                feed.state = LIVE
+                self._advance(feed, WAIT_KEY, LIVE)
+
+    def _advance(self, feed: ClientFeed, expected: str, new: str) -> None:
+        """Move `feed` from `expected` to `new` unless the GLib thread changed it meanwhile:
+        a PLAY (WAIT_KEY) landing while the priming keyframe was being pushed must not be
+        overwritten with PRIMED, or the client never goes live (it gets one frame)."""
+        with self._lock:
+            if feed.state == expected:
+                feed.state = new
 
     # -- gst-rtsp-server signals (GLib thread) -----------------------------------------------
     def _on_media_configure(self, _factory: Any, media: Any) -> None:
@@ -254,9 +263,11 @@ class RtspServer:
     def _on_pre_play_request(self, _client: Any, ctx: Any) -> Any:
         media = ctx.media
         if media is not None:
-            feed = self._feeds.get(media.get_element().get_name())
+            with self._lock:
+                feed = self._feeds.get(media.get_element().get_name())
+                if feed is not None:
+                    feed.state = WAIT_KEY
             if feed is not None:
-                feed.state = WAIT_KEY
                 self._request_keyframe()
         return GstRtsp.RTSPStatusCode.OK
 
