@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from . import measure, report  # noqa: E402
-from .servers import C_BASELINE, KINDS, NAIVE_APPSRC, OURS, Video  # noqa: E402
+from .servers import C_BASELINE, CRASHES, KINDS, NAIVE_APPSRC, OURS, Video  # noqa: E402
 
 SECTIONS = ("cpu", "join", "latency", "ceiling")
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -134,6 +134,8 @@ def run(args: argparse.Namespace, progress: Progress) -> list[report.Row]:
         except Exception as exc:  # a benchmark that breaks must not lose the others' figures
             progress(f"{section} failed: {exc!r}")
             rows.append(report.Row(section, f"failed: {exc!r}"[:120], "", "", None, "", "ERROR"))
+    for kind, note in CRASHES:  # when SIGTERM came or before: the figures were taken before it
+        rows.append(report.Row("crash", f"{kind} server {note}", "", "", None, "none", "CRASH"))
     return rows
 
 

@@ -29,6 +29,8 @@ NAIVE_APPSRC = "naive-appsrc"
 OURS = "ours"
 OURS_HOOK = "ours+hook"
 KINDS = (C_BASELINE, NAIVE_APPSRC, OURS, OURS_HOOK)
+# (kind, what happened) for every server that died or exited with an error in this run.
+CRASHES: list[tuple[str, str]] = []
 
 
 def build_c_baseline() -> Path:
@@ -154,8 +156,12 @@ class Server:
                 self.proc.wait(5)
         if self.proc.returncode not in (0, -15):
             self.crashed = True
-        if self.crashed and self.on_crash is not None:
-            self.on_crash(f"{self.kind} exited with {self.proc.returncode}: {self.stderr_tail()}")
+        if self.crashed:
+            last = (self.stderr_tail().strip().splitlines() or [""])[-1]
+            note = f"exit {self.proc.returncode}" + (f": {last[:150]}" if last else "")
+            CRASHES.append((self.kind, note))
+            if self.on_crash is not None:
+                self.on_crash(f"{self.kind} {note}")
         self._stderr.close()
 
     def stderr_tail(self, n: int = 500) -> str:
