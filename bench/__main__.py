@@ -38,7 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=2, help="CPU rounds (median is reported)")
     p.add_argument("--join-tries", type=int, default=20)
     p.add_argument("--latency-sizes", nargs="+", default=["1280x720", "1920x1080"])
-    p.add_argument("--latency-seconds", type=float, default=10.0)
+    p.add_argument("--latency-seconds", type=float, default=8.0)
+    p.add_argument("--latency-rounds", type=int, default=2, help="samples pooled over rounds")
     p.add_argument("--ceiling-size", default="1920x1080")
     p.add_argument("--ceiling-frames", type=int, default=240)
     p.add_argument("--ceiling-rounds", type=int, default=3, help="best of N for each side")
@@ -48,6 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.size, args.clients, args.window, args.rounds = "320x240", [1, 2], 1.5, 1
         args.join_tries, args.latency_sizes, args.latency_seconds = 2, ["320x240"], 1.5
+        args.latency_rounds = 1
         args.ceiling_size, args.ceiling_frames, args.ceiling_rounds = "320x240", 30, 1
     return args
 
@@ -88,13 +90,22 @@ def join_section(args: argparse.Namespace, progress: Progress) -> list[report.Ro
 
 
 def latency_section(args: argparse.Namespace, progress: Progress) -> list[report.Row]:
-    results = []
-    for size in args.latency_sizes:
-        video = video_of(size, args.fps)
-        progress(f"glass-to-glass latency: {video.label}, {args.latency_seconds:.0f} s each")
-        for kind in (NAIVE_APPSRC, OURS):
-            results += measure.latency(kind, video, args.latency_seconds, progress)
-    return report.latency_rows(results)
+    pooled: dict[tuple[str, str, str], measure.Latency] = {}
+    for r in range(args.latency_rounds):
+        for size in args.latency_sizes:
+            video = video_of(size, args.fps)
+            progress(
+                f"glass-to-glass latency {r + 1}/{args.latency_rounds}: {video.label}, "
+                f"{args.latency_seconds:.0f} s per client"
+            )
+            order = (NAIVE_APPSRC, OURS) if r % 2 == 0 else (OURS, NAIVE_APPSRC)
+            for kind in order:
+                for x in measure.latency(kind, video, args.latency_seconds, progress):
+                    key = (x.kind, x.video.label, x.client)
+                    old = pooled.get(key)
+                    samples = (old.samples_ms if old else []) + x.samples_ms
+                    pooled[key] = measure.Latency(x.kind, x.video, x.client, samples)
+    return report.latency_rows(list(pooled.values()))
 
 
 def ceiling_section(args: argparse.Namespace, progress: Progress) -> list[report.Row]:
@@ -179,7 +190,8 @@ bitrate=2000 key-int-max=fps bframes=0).
   as the only client after the server was idle, and as a late joiner while another client
   plays; p95 (nearest rank).
 - **Latency**: a client decodes the stream and compares the capture time coded in the
-  pattern with its own `time.monotonic()`; the first second is skipped. Two clients, one
+  pattern with its own `time.monotonic()`; the first second is skipped; frames are pooled
+  over two rounds that alternate the server order. Two clients, one
   after the other: GStreamer (`rtspsrc latency=0 protocols=tcp ! rtph264depay ! avdec_h264 !
   GRAY8 appsink`, in the bench process; the target applies to it) and ffmpeg (`-fflags
   nobuffer -flags low_delay`, gray rawvideo on a pipe), which holds about two frames more
