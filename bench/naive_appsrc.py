@@ -81,11 +81,13 @@ def main() -> None:
             if appsrc is not None:
                 appsrc.push_buffer(Gst.Buffer.new_wrapped(i420.tobytes()))
 
-    threading.Thread(target=push, name="push", daemon=True).start()
+    pusher = threading.Thread(target=push, name="push", daemon=True)
+    pusher.start()
     for sig in (signal.SIGINT, signal.SIGTERM):
         GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, sig, loop.quit)
     loop.run()
     stop.set()
+    pusher.join(5)  # exiting with it inside OpenCV ends in std::terminate (SIGABRT)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,10 @@ def median_loads(loads: list[Load]) -> dict[tuple[str, int], Load]:
 CPU_TARGETS = {OURS: 1.05, OURS_HOOK: 1.25}
 
 
+def _clients(n: int) -> str:
+    return f"{n} client" if n == 1 else f"{n} clients"
+
+
 def fanout_rows(loads: list[Load], video: Video) -> list[Row]:
     m = median_loads(loads)
     counts = sorted({n for _, n in m})
@@ -71,7 +75,7 @@ def fanout_rows(loads: list[Load], video: Video) -> list[Row]:
                 rows.append(
                     Row(
                         "CPU",
-                        f"{video.label} {n} clients, {kind} / {base_kind}",
+                        f"{video.label} {_clients(n)}, {kind} / {base_kind}",
                         f"{us.cpu_pct:.1f} %",
                         f"{base.cpu_pct:.1f} %",
                         ratio,
@@ -85,7 +89,7 @@ def fanout_rows(loads: list[Load], video: Video) -> list[Row]:
                 rows.append(
                     Row(
                         "RSS",
-                        f"{video.label} {n} clients, {kind} / {C_BASELINE}",
+                        f"{video.label} {_clients(n)}, {kind} / {C_BASELINE}",
                         f"{us.rss_mb:.1f} MB",
                         f"{base.rss_mb:.1f} MB",
                         us.rss_mb / base.rss_mb,
@@ -99,7 +103,7 @@ def fanout_rows(loads: list[Load], video: Video) -> list[Row]:
                 rows.append(
                     Row(
                         "client FPS",
-                        f"{video.label} {n} clients, {kind}: slowest client (median)",
+                        f"{video.label} {_clients(n)}, {kind}: slowest client (median)",
                         f"{x.fps_min:.1f} ({x.fps_median:.1f})"
                         + (f", {x.closed} closed" if x.closed else ""),
                         f"{video.fps}",
