@@ -172,6 +172,17 @@ bitrate=2000 key-int-max=fps bframes=0).
 - {m["gstreamer"]}, Python {m["python"]}
 - Load average (1, 5, 15 min) at start / end: {loads}
 
+## Commands
+
+- `make bench` (`.venv/bin/python -m bench`): everything, about 9 minutes, progress on stderr.
+- `python -m bench --only cpu join latency ceiling`, `--rounds`, `--window`, `--size`,
+  `--clients`, ...: see `python -m bench --help`. `--quick --no-write`: a one-minute smoke
+  run; `make test` runs a 15 s one (`tests/integration/test_bench_smoke.py`).
+- The C baseline is built by the bench into `bench/c/build/` (ignored):
+  `gcc -O2 -Wall -o bench/c/build/baseline_server bench/c/baseline_server.c
+  $(pkg-config --cflags --libs gstreamer-rtsp-server-1.0)` (needs `gcc`, `pkg-config`,
+  `libgstrtspserver-1.0-dev`: `make setup-dev`).
+
 ## What is measured
 
 - **Servers**: `c-baseline` is `bench/c/baseline_server.c`, stock gst-rtsp-server with one
