@@ -13,8 +13,10 @@ pkgs=(python3-venv python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-pl
       gstreamer1.0-tools)
 if [ "$dev" = 1 ]; then
   # chromium: status-page test; systemd: unit check; nginx + its RTMP module: the real
-  # RTMP server the --rtmp tests start on a loopback port; openssl: RTSPS test certificates.
-  pkgs+=(ffmpeg procps chromium systemd nginx libnginx-mod-rtmp openssl)
+  # RTMP server the --rtmp tests start on a loopback port; openssl: RTSPS test certificates;
+  # gcc, pkg-config, libgstrtspserver-1.0-dev: the C baseline server of the benchmarks.
+  pkgs+=(ffmpeg procps chromium systemd nginx libnginx-mod-rtmp openssl gcc pkg-config
+        libgstrtspserver-1.0-dev)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -6,6 +6,10 @@ every session, fd and thread."""
 
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from typing import Callable
@@ -14,7 +18,7 @@ import psutil
 import pytest
 
 from camera_streaming.testing import clients
-from camera_streaming.testing.rtsp_probe import RtspProbeError
+from camera_streaming.testing.rtsp_probe import RtspProbe, RtspProbeError
 from fakes import decode_frames, make_config, running
 
 pytestmark = pytest.mark.integration
@@ -127,3 +131,48 @@ def test_fifty_connect_disconnect_cycles_leave_nothing_behind(port: int) -> None
             proc.num_threads(),
             threads0,
         )
+
+
+def _start_cli(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "camera_streaming", "--source", "test", "--width", "320",
+         "--height", "240", "--fps", "30", "--bind", "127.0.0.1", "--port", str(port),
+         "--no-http", "--stats-interval", "60"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(proc.communicate()[1])
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_sigterm_while_many_clients_vanish_exits_cleanly(attempt: int) -> None:
+    """16 playing clients reset at once and SIGTERM right after: the process must stop with
+    exit code 0 (gst-rtsp-server asserted in get_data_seq when sessions were removed while
+    their media still sent)."""
+    from conftest import free_port
+
+    port = free_port()
+    proc = _start_cli(port)
+    url = f"rtsp://127.0.0.1:{port}/stream"
+    probes = []
+    try:
+        for _ in range(32):
+            p = RtspProbe(url, timeout=10)
+            p.setup_tcp(p.control_url(p.describe().body))
+            p.play_until_idr(timeout=10)
+            probes.append(p)
+        time.sleep(0.3)
+        for i, p in enumerate(probes):  # RST, FIN and TEARDOWN mixed
+            (p.reset, p.close, p.teardown)[(i + attempt) % 3]()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    assert "ERROR:" not in err and "Bail out" not in err, err[-2000:]

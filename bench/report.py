@@ -1,0 +1,265 @@
+"""Turns the measurements into one table of figures and ratios (each against a baseline run in
+the same bench run), and writes docs/benchmarks.md with the machine and the commands."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .measure import Joins, Latency, Load, p95
+from .servers import C_BASELINE, NAIVE_APPSRC, OURS, OURS_HOOK, Video
+
+
+@dataclass(frozen=True)
+class Row:
+    section: str
+    case: str
+    ours: str
+    baseline: str
+    ratio: float | None
+    target: str
+    verdict: str  # "met", "MISSED" or "" (no target)
+
+
+def verdict(ok: bool | None) -> str:
+    return "" if ok is None else ("met" if ok else "MISSED")
+
+
+def median_loads(loads: list[Load]) -> dict[tuple[str, int], Load]:
+    """The median over rounds of each (kind, clients) figure."""
+    groups: dict[tuple[str, int], list[Load]] = {}
+    for load in loads:
+        groups.setdefault((load.kind, load.clients), []).append(load)
+    out = {}
+    for key, g in groups.items():
+        out[key] = Load(
+            kind=key[0],
+            clients=key[1],
+            cpu_pct=statistics.median(x.cpu_pct for x in g),
+            rss_mb=statistics.median(x.rss_mb for x in g),
+            fps_min=min(x.fps_min for x in g),
+            fps_median=statistics.median(x.fps_median for x in g),
+            closed=max(x.closed for x in g),
+        )
+    return out
+
+
+CPU_TARGETS = {OURS: 1.05, OURS_HOOK: 1.25}
+
+
+def _clients(n: int) -> str:
+    return f"{n} client" if n == 1 else f"{n} clients"
+
+
+def fanout_rows(loads: list[Load], video: Video) -> list[Row]:
+    m = median_loads(loads)
+    counts = sorted({n for _, n in m})
+    rows: list[Row] = []
+    full = 0.95 * video.fps
+    for n in counts:
+        for kind in (OURS, OURS_HOOK):
+            us = m.get((kind, n))
+            if us is None:
+                continue
+            for base_kind in (C_BASELINE, NAIVE_APPSRC):
+                base = m.get((base_kind, n))
+                if base is None:
+                    continue
+                ratio = us.cpu_pct / base.cpu_pct if base.cpu_pct else None
+                limit = CPU_TARGETS[kind]
+                rows.append(
+                    Row(
+                        "CPU",
+                        f"{video.label} {_clients(n)}, {kind} / {base_kind}",
+                        f"{us.cpu_pct:.1f} %",
+                        f"{base.cpu_pct:.1f} %",
+                        ratio,
+                        f"<= {limit}",
+                        verdict(None if ratio is None else ratio <= limit),
+                    )
+                )
+        for kind in (OURS, OURS_HOOK):
+            us, base = m.get((kind, n)), m.get((C_BASELINE, n))
+            if us is not None and base is not None:
+                rows.append(
+                    Row(
+                        "RSS",
+                        f"{video.label} {_clients(n)}, {kind} / {C_BASELINE}",
+                        f"{us.rss_mb:.1f} MB",
+                        f"{base.rss_mb:.1f} MB",
+                        us.rss_mb / base.rss_mb,
+                        "",
+                        "",
+                    )
+                )
+        for kind in (OURS, OURS_HOOK, C_BASELINE, NAIVE_APPSRC):
+            x = m.get((kind, n))
+            if x is not None:
+                rows.append(
+                    Row(
+                        "client FPS",
+                        f"{video.label} {_clients(n)}, {kind}: slowest client (median)",
+                        f"{x.fps_min:.1f} ({x.fps_median:.1f})"
+                        + (f", {x.closed} closed" if x.closed else ""),
+                        f"{video.fps}",
+                        x.fps_min / video.fps,
+                        ">= 0.95 (full rate)",
+                        verdict(x.fps_min >= full),
+                    )
+                )
+    if len(counts) > 1:
+        lo, hi = counts[0], counts[-1]
+        for kind in (OURS, OURS_HOOK, C_BASELINE, NAIVE_APPSRC):
+            a, b = m.get((kind, lo)), m.get((kind, hi))
+            if a is None or b is None or not a.cpu_pct:
+                continue
+            ratio = b.cpu_pct / a.cpu_pct
+            mine = kind in (OURS, OURS_HOOK)
+            rows.append(
+                Row(
+                    "fan-out",
+                    f"{video.label} {kind}: CPU {hi} clients / {lo} client",
+                    f"{b.cpu_pct:.1f} %",
+                    f"{a.cpu_pct:.1f} %",
+                    ratio,
+                    "<= 1.5" if mine else "",
+                    verdict(ratio <= 1.5 if mine else None),
+                )
+            )
+    return rows
+
+
+def join_rows(joins: dict[str, Joins], limit_s: float = 0.15) -> list[Row]:
+    """PLAY -> first IDR p95 (the target), then connect -> first IDR p95 (what a viewer waits,
+    including DESCRIBE and the media's preparation; no target)."""
+    rows = []
+    base = joins.get(C_BASELINE)
+    for what, suffix, target in (("PLAY", "", True), ("connect", "_connect", False)):
+        for label, attr in (("first client after idle", "after_idle"), ("late joiner", "late")):
+            for kind in (OURS, OURS_HOOK):
+                j = joins.get(kind)
+                if j is None:
+                    continue
+                values = getattr(j, attr + suffix)
+                ours = p95(values)
+                b = p95(getattr(base, attr + suffix)) if base is not None else None
+                rows.append(
+                    Row(
+                        "join",
+                        f"{what} -> first IDR p95 ({len(values)} tries), {label}, "
+                        f"{kind} / {C_BASELINE}"
+                        + (f" ({j.failures} tries without IDR)" if j.failures else ""),
+                        f"{ours * 1000:.0f} ms",
+                        f"{b * 1000:.0f} ms" if b is not None else "",
+                        ours / b if b else None,
+                        f"<= {limit_s * 1000:.0f} ms" if target else "",
+                        verdict(ours <= limit_s) if target else "",
+                    )
+                )
+    return rows
+
+
+def latency_rows(results: list[Latency], limit_ms: float = 60) -> list[Row]:
+    rows = []
+    by = {(r.kind, r.video.label, r.client): r for r in results}
+    for (kind, label, client), r in by.items():
+        if kind == NAIVE_APPSRC:
+            continue
+        base = by.get((NAIVE_APPSRC, label, client))
+        # The target applies to the GStreamer client's figure; ffmpeg's own buffering is shown
+        # for reference (it adds about two frames whatever the server).
+        for name, ours, b, target in (
+            ("p50", r.p50, base.p50 if base else None, f"<= {limit_ms:.0f} ms"),
+            ("p95", r.p95, base.p95 if base else None, ""),
+        ):
+            if client != "gst":
+                target = ""
+            rows.append(
+                Row(
+                    "latency",
+                    f"glass-to-glass {name} {label}, {client} client ({len(r.samples_ms)} "
+                    f"frames), {kind} / {NAIVE_APPSRC}",
+                    f"{ours:.0f} ms",
+                    f"{b:.0f} ms" if b is not None else "",
+                    ours / b if b else None,
+                    target,
+                    verdict(ours <= limit_ms) if target else "",
+                )
+            )
+    return rows
+
+
+def ceiling_rows(label: str, ours: list[float], raw: list[float]) -> list[Row]:
+    best_ours, best_raw = max(ours), max(raw)
+    ratio = best_ours / best_raw if best_raw else None
+    return [
+        Row(
+            "ceiling",
+            f"{label} frames/s, frame path / raw x264enc pipeline (best of {len(ours)})",
+            f"{best_ours:.1f}",
+            f"{best_raw:.1f}",
+            ratio,
+            ">= 0.9",
+            verdict(None if ratio is None else ratio >= 0.9),
+        )
+    ]
+
+
+HEADER = ("section", "case", "ours", "baseline", "ratio", "target", "verdict")
+
+
+def _cells(row: Row) -> tuple[str, ...]:
+    ratio = "" if row.ratio is None else f"{row.ratio:.2f}"
+    return (row.section, row.case, row.ours, row.baseline, ratio, row.target, row.verdict)
+
+
+def text_table(rows: list[Row]) -> str:
+    cells = [HEADER, *(_cells(r) for r in rows)]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(HEADER))]
+    lines = ["  ".join(c[i].ljust(widths[i]) for i in range(len(HEADER))).rstrip() for c in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def markdown_table(rows: list[Row]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        os_name = next(
+            line.split("=", 1)[1].strip('"')
+            for line in Path("/etc/os-release").read_text().splitlines()
+            if line.startswith("PRETTY_NAME=")
+        )
+    except (OSError, StopIteration):
+        os_name = platform.platform()
+    gst = subprocess.run(["gst-launch-1.0", "--version"], capture_output=True, text=True)
+    gst_version = gst.stdout.splitlines()[1] if gst.returncode == 0 else "unknown"
+    mem_kb = 0
+    try:
+        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return {
+        "cpu": f"{cpu}, {os.cpu_count()} cores",
+        "memory": f"{mem_kb / 1e6:.1f} GB",
+        "os": f"{os_name}, kernel {platform.release()}",
+        "gstreamer": gst_version,
+        "python": sys.version.split()[0],
+    }

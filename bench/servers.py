@@ -1,0 +1,169 @@
+"""The servers a benchmark runs, one after the other, at the same size, rate and encoder
+settings: the C baseline (stock gst-rtsp-server, videotestsrc), the naive Python appsrc
+baseline (our test pattern pushed into a stock shared media) and camera-streaming itself
+(with and without a frame hook). Each runs as a subprocess whose CPU and RSS we sample."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+C_SOURCE = ROOT / "bench" / "c" / "baseline_server.c"
+C_BINARY = ROOT / "bench" / "c" / "build" / "baseline_server"
+HOOK = ROOT / "examples" / "hook_draw_time.py"
+BITRATE_KBPS = 2000  # camera-streaming's default
+
+C_BASELINE = "c-baseline"
+NAIVE_APPSRC = "naive-appsrc"
+OURS = "ours"
+OURS_HOOK = "ours+hook"
+KINDS = (C_BASELINE, NAIVE_APPSRC, OURS, OURS_HOOK)
+# (kind, what happened) for every server that died or exited with an error in this run.
+CRASHES: list[tuple[str, str]] = []
+
+
+def build_c_baseline() -> Path:
+    """Compile bench/c/baseline_server.c into the ignored build dir (when it is stale)."""
+    if C_BINARY.exists() and C_BINARY.stat().st_mtime >= C_SOURCE.stat().st_mtime:
+        return C_BINARY
+    if shutil.which("gcc") is None or shutil.which("pkg-config") is None:
+        raise RuntimeError("gcc and pkg-config are needed: run 'make setup-dev'")
+    flags = subprocess.run(
+        ["pkg-config", "--cflags", "--libs", "gstreamer-rtsp-server-1.0"],
+        capture_output=True,
+        text=True,
+    )
+    if flags.returncode != 0:
+        raise RuntimeError("libgstrtspserver-1.0-dev is missing: run 'make setup-dev'")
+    C_BINARY.parent.mkdir(parents=True, exist_ok=True)
+    cmd = ["gcc", "-O2", "-Wall", "-o", str(C_BINARY), str(C_SOURCE), *flags.stdout.split()]
+    subprocess.run(cmd, check=True)
+    return C_BINARY
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Video:
+    width: int
+    height: int
+    fps: int
+    bitrate_kbps: int = BITRATE_KBPS
+
+    @property
+    def label(self) -> str:
+        return f"{self.width}x{self.height}@{self.fps}"
+
+
+def server_command(kind: str, video: Video, port: int) -> list[str]:
+    size = [str(video.width), str(video.height), str(video.fps), str(video.bitrate_kbps)]
+    if kind == C_BASELINE:
+        return [str(build_c_baseline()), str(port), *size]
+    if kind == NAIVE_APPSRC:
+        return [sys.executable, str(ROOT / "bench" / "naive_appsrc.py"), str(port), *size]
+    cmd = [sys.executable, "-m", "camera_streaming", "--source", "test", "--bind", "127.0.0.1"]
+    cmd += ["--port", str(port), "--width", size[0], "--height", size[1], "--fps", size[2]]
+    cmd += ["--bitrate", size[3], "--stats-interval", "3600", "--log-level", "warning"]
+    if kind == OURS_HOOK:
+        cmd += ["--hook", f"{HOOK}:draw"]
+    elif kind != OURS:
+        raise ValueError(kind)
+    return cmd
+
+
+class Server:
+    """One server subprocess. `cpu_window()` measures its CPU % and RSS over a time span."""
+
+    def __init__(
+        self, kind: str, video: Video, on_crash: Callable[[str], None] | None = None
+    ) -> None:
+        self.kind, self.video = kind, video
+        self.on_crash = on_crash
+        self.crashed = False
+        self.port = free_port()
+        self.url = f"rtsp://127.0.0.1:{self.port}/stream"
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
+        )
+        env.setdefault("GST_DEBUG", "1")
+        self._stderr = tempfile.TemporaryFile()  # a pipe nobody reads could block the server
+        self.proc = subprocess.Popen(
+            server_command(kind, video, self.port),
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+            env=env,
+        )
+        self.ps = psutil.Process(self.proc.pid)
+
+    def __enter__(self) -> Server:
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.kind} server exited: {self.stderr_tail()}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.kind} server did not listen within {timeout} s")
+
+    def cpu_seconds(self) -> float:
+        t = self.ps.cpu_times()
+        return float(t.user + t.system)
+
+    def rss_mb(self) -> float:
+        return float(self.ps.memory_info().rss) / 1e6
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 10 s. `crashed` tells whether it died on its own, or
+        exited with an error on SIGTERM."""
+        self.crashed = self.proc.poll() is not None
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc.returncode not in (0, -15):
+            self.crashed = True
+        if self.crashed:
+            last = (self.stderr_tail().strip().splitlines() or [""])[-1]
+            note = f"exit {self.proc.returncode}" + (f": {last[:150]}" if last else "")
+            CRASHES.append((self.kind, note))
+            if self.on_crash is not None:
+                self.on_crash(f"{self.kind} {note}")
+        self._stderr.close()
+
+    def stderr_tail(self, n: int = 500) -> str:
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")[-n:]

@@ -1,0 +1,55 @@
+"""The benchmarks in miniature, so they do not rot: builds the C baseline, runs every bench
+function once with tiny sizes and short windows, and renders the report. Figures are not
+checked (benchmarks are not tests); only that each measurement produces sane numbers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from bench import __main__ as bench_main  # noqa: E402
+from bench import measure, report  # noqa: E402
+from bench.servers import C_BASELINE, OURS, Video, build_c_baseline  # noqa: E402
+
+pytestmark = pytest.mark.integration
+TINY = Video(320, 240, 30)
+
+
+def test_bench_smoke(tmp_path: Path) -> None:
+    assert build_c_baseline().exists()
+    loads = []
+    for kind in (C_BASELINE, OURS):
+        loads += measure.fanout(kind, TINY, (1,), window_s=1.0, settle_s=0.5, progress=print)
+    assert all(x.cpu_pct > 0 and x.rss_mb > 0 and x.fps_min > 10 for x in loads)
+
+    joins = {OURS: measure.join_times(OURS, TINY, tries=1, idle_gap_s=0.2, progress=print)}
+    assert 0 < joins[OURS].after_idle[0] < 5 and 0 < joins[OURS].late[0] < 5
+
+    lat = measure.latency(OURS, TINY, seconds=0.5, progress=print)
+    assert {r.client for r in lat} == {"gst", "ffmpeg"} and all(r.samples_ms for r in lat)
+
+    from bench.ceiling import frame_path_fps, raw_encoder_fps
+
+    from camera_streaming.config import VideoConfig
+
+    cfg = VideoConfig(width=320, height=240, fps=30)
+    ours, raw = frame_path_fps(cfg, 25, warmup=5), raw_encoder_fps(cfg, 25, warmup=5)
+    assert ours > 0 and raw > 0
+
+    rows = report.fanout_rows(loads, TINY) + report.join_rows(joins)
+    rows += report.latency_rows(lat) + report.ceiling_rows("320x240", [ours], [raw])
+    assert "ratio" in report.text_table(rows)
+    out = tmp_path / "benchmarks.md"
+    bench_main.write_doc(out, rows, ["--quick"], "today", "0 / 0")
+    text = out.read_text()
+    assert "| CPU |" in text and "## Findings" in text
+
+
+def test_bench_arguments() -> None:
+    args = bench_main.parse_args(["--quick", "--only", "cpu"])
+    assert args.only == ["cpu"] and args.clients == [1, 2] and args.rounds == 1
