@@ -18,7 +18,35 @@ def _device_path(location: str) -> str:
     return f"/dev/video{location}" if location.isdigit() else location
 
 
-class CameraSource(FrameSource):
+class _OpenCvSource(FrameSource):
+    """What both OpenCV sources share: frames read into one reused array, released on close.
+    `_rewind()` is asked once when a read fails (files loop; cameras do not)."""
+
+    _cap: cv2.VideoCapture | None = None
+    _frame: np.ndarray | None = None
+
+    def _rewind(self) -> bool:
+        return False
+
+    def read(self) -> np.ndarray | None:
+        if self._cap is None:
+            return None
+        ok, frame = self._cap.read(self._frame)
+        if not ok and self._rewind():
+            ok, frame = self._cap.read(self._frame)
+        if not ok or frame is None:
+            return None
+        self._frame = frame
+        return frame
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+        self._frame = None
+
+
+class CameraSource(_OpenCvSource):
     """A V4L2 camera (`/dev/videoN`) asked for the configured size and rate. Frames are read
     into one reused array."""
 
@@ -56,23 +84,8 @@ class CameraSource(FrameSource):
             int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
         )
 
-    def read(self) -> np.ndarray | None:
-        if self._cap is None:
-            return None
-        ok, frame = self._cap.read(self._frame)
-        if not ok or frame is None:
-            return None
-        self._frame = frame
-        return frame
 
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
-        self._frame = None
-
-
-class FileSource(FrameSource):
+class FileSource(_OpenCvSource):
     """A video file read with OpenCV, looped when `loop` is set, paced by the caller."""
 
     paced = False
@@ -97,20 +110,8 @@ class FileSource(FrameSource):
             )
         self._cap = cap
 
-    def read(self) -> np.ndarray | None:
-        if self._cap is None:
-            return None
-        ok, frame = self._cap.read(self._frame)
-        if not ok and self.loop:
-            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            ok, frame = self._cap.read(self._frame)
-        if not ok or frame is None:
-            return None
-        self._frame = frame
-        return frame
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
-        self._frame = None
+    def _rewind(self) -> bool:
+        if not self.loop or self._cap is None:
+            return False
+        self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        return True
