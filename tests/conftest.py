@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,12 @@ def require_tool(name: str) -> str:
 @pytest.fixture(autouse=True)
 def _quiet_gst_debug(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GST_DEBUG", os.environ.get("GST_DEBUG", "1"))
+
+
+@pytest.fixture(autouse=True)
+def _reap_servers() -> Iterator[None]:
+    """A test that fails half-way must not leave its CLI server running."""
+    yield
+    from fakes import reap_spawned
+
+    reap_spawned()

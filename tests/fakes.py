@@ -143,6 +143,10 @@ def decode_frames(
     frames: list[tuple[float, tuple[int, int] | None]] = []
     deadline = time.monotonic() + seconds + 15
     assert proc.stdout is not None
+    # A read blocks while ffmpeg waits for a stream that never comes: kill it at the
+    # deadline so the read returns and the test fails on what it got, instead of hanging.
+    killer = threading.Timer(seconds + 15, proc.kill)
+    killer.start()
     try:
         start: float | None = None
         while time.monotonic() < deadline:
@@ -156,6 +160,19 @@ def decode_frames(
             if now - start >= seconds:
                 break
     finally:
+        killer.cancel()
         proc.kill()
         proc.wait(5)
     return frames
+
+
+# Servers started as subprocesses by tests; the conftest reaps any left running.
+SPAWNED: list[subprocess.Popen] = []
+
+
+def reap_spawned() -> None:
+    while SPAWNED:
+        proc = SPAWNED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)

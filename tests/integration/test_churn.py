@@ -7,15 +7,13 @@ every session, fd and thread."""
 from __future__ import annotations
 
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from typing import Callable
 
 import psutil
 import pytest
+from test_cli import _start
 
 from camera_streaming.testing import clients
 from camera_streaming.testing.rtsp_probe import RtspProbe, RtspProbeError
@@ -133,22 +131,6 @@ def test_fifty_connect_disconnect_cycles_leave_nothing_behind(port: int) -> None
         )
 
 
-def _start_cli(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "camera_streaming", "--source", "test", "--width", "320",
-         "--height", "240", "--fps", "30", "--bind", "127.0.0.1", "--port", str(port),
-         "--no-http", "--stats-interval", "60"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc
-        time.sleep(0.1)
-    proc.kill()
-    raise AssertionError(proc.communicate()[1])
-
-
 @pytest.mark.parametrize("attempt", range(3))
 def test_sigterm_while_many_clients_vanish_exits_cleanly(attempt: int) -> None:
     """16 playing clients reset at once and SIGTERM right after: the process must stop with
@@ -157,7 +139,7 @@ def test_sigterm_while_many_clients_vanish_exits_cleanly(attempt: int) -> None:
     from conftest import free_port
 
     port = free_port()
-    proc = _start_cli(port)
+    proc = _start(port)
     url = f"rtsp://127.0.0.1:{port}/stream"
     probes = []
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fakes import ffprobe_stream
+from fakes import SPAWNED, ffprobe_stream
 
 pytestmark = pytest.mark.integration
 CLI = [sys.executable, "-m", "camera_streaming"]
@@ -141,6 +141,7 @@ def _start(port: int) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
+    SPAWNED.append(proc)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         with socket.socket() as s:
