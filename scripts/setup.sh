@@ -15,8 +15,9 @@ if [ "$dev" = 1 ]; then
   # chromium: status-page test; systemd: unit check; nginx + its RTMP module: the real
   # RTMP server the --rtmp tests start on a loopback port; openssl: RTSPS test certificates;
   # gcc, pkg-config, libgstrtspserver-1.0-dev: the C baseline server of the benchmarks.
-  pkgs+=(ffmpeg procps chromium systemd nginx libnginx-mod-rtmp openssl gcc pkg-config
-        libgstrtspserver-1.0-dev)
+  dev_pkgs=(ffmpeg procps chromium fonts-dejavu-core systemd nginx libnginx-mod-rtmp openssl gcc
+            pkg-config libgstrtspserver-1.0-dev)
+  pkgs+=("${dev_pkgs[@]}")
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -26,7 +27,19 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "${missing[@]}"
+  apt_install() { DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "$@"; }
+  if ! apt_install "${missing[@]}"; then
+    # One unknown name (a release that renamed a package) must not block the rest: retry one
+    # by one; a missing runtime package is fatal, a missing test tool only a warning.
+    for p in "${missing[@]}"; do
+      if ! apt_install "$p"; then
+        case " ${dev_pkgs[*]:-} " in
+          *" $p "*) echo "setup: warning: could not install $p (tests that need it will fail)" >&2 ;;
+          *) echo "setup: error: could not install $p" >&2; exit 1 ;;
+        esac
+      fi
+    done
+  fi
 fi
 
 # Debian's python3-gi / python3-gst-1.0 carry the gst-python overrides (Buffer.map as a context
