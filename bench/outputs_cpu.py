@@ -96,7 +96,7 @@ def measure(
     port = free_port()
     cmd = [sys.executable, "-m", "camera_streaming", "--source", "test", "--bind", "127.0.0.1"]
     cmd += ["--port", str(port), "--width", str(args.width), "--height", str(args.height)]
-    cmd += ["--fps", str(args.fps), "--stats-interval", "1", *extra]
+    cmd += ["--fps", str(args.fps), "--stats-interval", "1", "--no-http", *extra]
     log = Path(tempfile.mkstemp(prefix="cs-bench-", suffix=".log")[1])
     with open(log, "w") as err:
         server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)

@@ -79,6 +79,7 @@ def server_command(kind: str, video: Video, port: int) -> list[str]:
     cmd = [sys.executable, "-m", "camera_streaming", "--source", "test", "--bind", "127.0.0.1"]
     cmd += ["--port", str(port), "--width", size[0], "--height", size[1], "--fps", size[2]]
     cmd += ["--bitrate", size[3], "--stats-interval", "3600", "--log-level", "warning"]
+    cmd += ["--no-http"]  # like the baselines; and never a clash on port 8080
     if kind == OURS_HOOK:
         cmd += ["--hook", f"{HOOK}:draw"]
     elif kind != OURS:

@@ -78,6 +78,7 @@ class ServerProcess:
             str(fps),
             "--session-timeout",
             str(session_timeout),
+            "--no-http",  # several soak servers may run at once; figures come from stats
             "--stats-interval",
             "1",
             *extra_args,
