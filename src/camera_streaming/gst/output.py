@@ -256,3 +256,18 @@ def _error_text(message: Any) -> str:
         debug.rsplit("system error: ", 1)[1].strip() if debug and "system error: " in debug else ""
     )
     return f"{element}: {text}" + (f" ({detail})" if detail else "")
+
+
+class UrlOutput(EncodedOutput):
+    """An output that sends to one URL (RTMP push, RTSP publish): named by its `kind`; a
+    subclass gives `kind` and `launch()`."""
+
+    def __init__(
+        self,
+        url: str,
+        video: VideoConfig,
+        encoder: H264Encoder,
+        backoff: tuple[float, ...] = BACKOFF_S,
+    ) -> None:
+        super().__init__(self.kind, url, video, encoder, backoff)
+        self.url = url

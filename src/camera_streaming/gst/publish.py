@@ -4,24 +4,12 @@ RTMP push (gst/output.py)."""
 
 from __future__ import annotations
 
-from ..config import VideoConfig
-from .encoder import H264Encoder
 from .launch import publish_launch
-from .output import BACKOFF_S, EncodedOutput
+from .output import UrlOutput
 
 
-class RtspPublisher(EncodedOutput):
+class RtspPublisher(UrlOutput):
     kind = "publish"
-
-    def __init__(
-        self,
-        url: str,
-        video: VideoConfig,
-        encoder: H264Encoder,
-        backoff: tuple[float, ...] = BACKOFF_S,
-    ) -> None:
-        super().__init__("publish", url, video, encoder, backoff)
-        self.url = url
 
     def launch(self) -> str:
         return publish_launch(self.video, self.url)

@@ -7,24 +7,12 @@ backoff (0.5, 1, 2, 5, 5 ... s). RTSP clients, recording and publishing are not 
 
 from __future__ import annotations
 
-from ..config import VideoConfig
-from .encoder import H264Encoder
 from .launch import rtmp_launch
-from .output import BACKOFF_S, EncodedOutput
+from .output import UrlOutput
 
 
-class RtmpOutput(EncodedOutput):
+class RtmpOutput(UrlOutput):
     kind = "rtmp"
-
-    def __init__(
-        self,
-        url: str,
-        video: VideoConfig,
-        encoder: H264Encoder,
-        backoff: tuple[float, ...] = BACKOFF_S,
-    ) -> None:
-        super().__init__("rtmp", url, video, encoder, backoff)
-        self.url = url
 
     def launch(self) -> str:
         return rtmp_launch(self.video, self.url)
