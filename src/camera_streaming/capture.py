@@ -45,6 +45,14 @@ def retry_delay(failures: int, cap_s: float) -> float:
     return float(min(cap_s, FIRST_RETRY_S * (2 ** min(failures, 16))))
 
 
+def join_threads(threads: list[threading.Thread], deadline: float) -> None:
+    """Join every thread but the caller's by a shared monotonic deadline, then forget them."""
+    for t in threads:
+        if t is not threading.current_thread():
+            t.join(max(0.0, deadline - time.monotonic()))
+    threads.clear()
+
+
 @dataclass
 class FaultCounters:
     """Events counted since start. Ints replaced atomically; read without a lock."""
@@ -140,11 +148,7 @@ class CaptureSupervisor:
 
     def stop(self, timeout: float = 2.0) -> None:
         self._stop.set()
-        deadline = time.monotonic() + timeout
-        for t in self._threads:
-            if t is not threading.current_thread():
-                t.join(max(0.0, deadline - time.monotonic()))
-        self._threads.clear()
+        join_threads(self._threads, time.monotonic() + timeout)
 
     # -- capture thread ----------------------------------------------------------------------
     def _capture_loop(self) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .capture import CaptureSupervisor, FaultCounters
+from .capture import CaptureSupervisor, FaultCounters, join_threads
 from .config import Config, validate
 from .errors import CameraStreamingError, PipelineError
 from .frames import FrameHook, FrameProcessor, LatestFrame, load_hook
@@ -201,10 +201,7 @@ class Streamer:
         self._stopped = True
         self._stop.set()
         deadline = time.monotonic() + timeout
-        for t in self._threads:
-            if t is not threading.current_thread():
-                t.join(max(0.0, deadline - time.monotonic()))
-        self._threads.clear()
+        join_threads(self._threads, deadline)
         if self._capture is not None:  # no more frames in before the outputs close
             self._capture.stop(max(0.1, deadline - time.monotonic()))
         self.notifier.stopping()
