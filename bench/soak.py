@@ -28,6 +28,7 @@ from camera_streaming.testing.soak import (  # noqa: E402
     Verdict,
     growth_report,
     plot,
+    settled,
     wait_idle,
 )
 
@@ -151,16 +152,16 @@ def main() -> int:
         else:
             churn.run(int(a.warmup or max(50, a.sessions // 10)))
         wait_idle(server.figures, a.watchers, a.session_timeout + 20)
-        time.sleep(3)
-        baseline = [sampler.sample() for _ in range(3) if not time.sleep(1)][-1]
+        _, names_before = settled(server.figures, server.proc.pid)
+        baseline = sampler.sample()
         warmup_done = churn.done
         if timed:
             churn.run(10**9, deadline=t_start + a.minutes * 60)
         else:
             churn.run(a.sessions - warmup_done)
         wait_idle(server.figures, a.watchers, a.session_timeout + 20)
-        time.sleep(3)
-        final = [sampler.sample() for _ in range(3) if not time.sleep(1)][-1]
+        _, names_after = settled(server.figures, server.proc.pid)
+        final = sampler.sample()
         for w in watchers:
             w.kill()
             w.wait()
@@ -228,6 +229,9 @@ def main() -> int:
             f"{key}: {r['start']:.2f} -> {r['end']:.2f} MB ({r['delta_mb']:+.2f} MB), "
             f"slope {r['kb_per_session']:.3f} KB/session, {r['mb_per_hour']:.3f} MB/hour"
         )
+    if names_after != names_before:
+        more, fewer = names_after - names_before, names_before - names_after
+        print(f"threads by name, after churn minus warm-up: +{dict(more)} -{dict(fewer)}")
     for err in churn.errors[:10]:
         print(f"client error: {err}")
     for v in verdicts:

@@ -8,12 +8,14 @@ CI version in `tests/integration/test_memory.py`.
 from __future__ import annotations
 
 import csv
+import glob
 import itertools
 import re
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Callable
@@ -256,6 +258,29 @@ class Sampler:
         self._thread.join(self.interval_s + 5)
         if self._csv:
             self._csv.close()
+
+
+POOL_IDLE_S = 16.0  # GLib thread pools stop an idle worker after 15 s (g_thread_pool default)
+
+
+def thread_names(pid: int) -> Counter[str]:
+    """The process's threads by name (`/proc/PID/task/*/comm`), to say which thread a thread
+    count difference is."""
+    names: Counter[str] = Counter()
+    for comm in glob.glob(f"/proc/{pid}/task/*/comm"):
+        try:
+            with open(comm) as f:
+                names[f.read().strip()] += 1
+        except OSError:
+            continue  # the thread ended while we listed them
+    return names
+
+
+def settled(figures: Figures, pid: int, wait_s: float = POOL_IDLE_S) -> tuple[dict, Counter[str]]:
+    """Figures once idle GLib/GStreamer pool threads have had time to retire: threads are
+    compared after this wait, not while a finished client's pool worker is still parked."""
+    time.sleep(wait_s)
+    return figures(), thread_names(pid)
 
 
 def wait_idle(figures: Figures, watchers: int, timeout: float) -> dict:
