@@ -20,8 +20,10 @@ AUTH_METHODS = ("none", "basic", "digest")
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """Where frames come from: `auto`, `test`, `v4l2:/dev/videoN`, `file:PATH` or `api`
-    (frames pushed from Python)."""
+    """Where frames come from: `auto`, `test`, `v4l2:/dev/videoN`, `file:PATH`, `api`
+    (frames pushed from Python) or `gst:LAUNCH` (a GStreamer source fragment, e.g.
+    `gst:v4l2src device=/dev/video0`, linked straight into the encoder: no Python per frame,
+    so no hook or overlay)."""
 
     kind: str = "auto"
     location: str = ""
@@ -33,14 +35,23 @@ class SourceSpec:
         if text in ("auto", "test", "api"):
             return cls(kind=text)
         kind, sep, location = text.partition(":")
-        if not sep or kind not in ("v4l2", "file") or not location:
+        location = location.strip()
+        if not sep or kind not in ("v4l2", "file", "gst") or not location:
             raise ConfigError(
                 field_name,
-                f"'{text}' is not a source; use auto, test, v4l2:/dev/videoN or file:PATH",
+                f"'{text}' is not a source; use auto, test, v4l2:/dev/videoN, file:PATH "
+                "or gst:LAUNCH",
             )
+        if kind == "gst" and (location.startswith("!") or location.endswith("!")):
+            raise ConfigError(field_name, f"'{location}' is not a GStreamer launch fragment")
         if kind == "v4l2" and not (location.startswith("/dev/") or location.isdigit()):
             raise ConfigError(field_name, f"'{location}' is not a device; use v4l2:/dev/video0")
         return cls(kind=kind, location=location)
+
+    @property
+    def native(self) -> bool:
+        """True when GStreamer produces the frames itself (`gst:`): no NumPy frame path."""
+        return self.kind == "gst"
 
     def __str__(self) -> str:
         return self.kind if not self.location else f"{self.kind}:{self.location}"
@@ -258,6 +269,12 @@ def validate(config: Config) -> Config:
         )
     _check_float("stall-timeout", config.recovery.stall_timeout_s, 0.2, 600)
     _check_float("retry-max", config.recovery.retry_max_s, 0.1, 600)
+    if config.source.native and (config.hook is not None or config.overlay):
+        raise ConfigError(
+            "source",
+            "a gst: source feeds the encoder directly; --hook and --overlay need a NumPy "
+            "source (test, v4l2:, file:)",
+        )
     if config.hook is not None:
         mod, sep, fn = config.hook.partition(":")
         if not sep or not mod or not fn:

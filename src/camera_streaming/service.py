@@ -90,15 +90,21 @@ class Streamer:
         self.notifier = Notifier() if notify_systemd else Notifier({})
         self.memory = MemoryHistory(capacity=int(3600 / MEMORY_SAMPLE_S), interval=MEMORY_SAMPLE_S)
         self._last_frame_at = 0.0
+        self._native_at, self._native_fps = 0.0, 0.0  # gst: sources (_count_native_frames)
         self.latest = LatestFrame(config.http.snapshot_max_fps)  # for /snapshot.jpg
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         from .gst.encoder import H264Encoder
         from .gst.encoders import AUTO, fallbacks, select_encoder
-        from .gst.launch import client_elements
+        from .gst.launch import NATIVE_ELEMENTS, client_elements
         from .gst.rtsp import RtspServer
-        from .gst.runtime import MainLoopThread, available_elements, require_elements
+        from .gst.runtime import (
+            MainLoopThread,
+            available_elements,
+            check_native_source,
+            require_elements,
+        )
 
         cfg = self.config
         available = available_elements()
@@ -108,11 +114,14 @@ class Streamer:
         # The encoder branch's elements were checked by select_encoder; these are common.
         rtsp_elements = client_elements(cfg.video.codec) if cfg.rtsp.enabled else ()
         require_elements(("appsrc", "appsink", *rtsp_elements))
+        if cfg.source.native:
+            require_elements(NATIVE_ELEMENTS)
+            check_native_source(cfg.source.location)
         require_elements(_output_elements(cfg))
         hook = self._hook or (load_hook(cfg.hook) if cfg.hook else None)
         overlay = StatusOverlay(self._overlay_figures) if cfg.overlay else None
         self.processor = FrameProcessor(cfg.video.width, cfg.video.height, hook, overlay)
-        if self._source is None and cfg.source.kind != "api":
+        if self._source is None and cfg.source.kind != "api" and not cfg.source.native:
             self._source = open_source(cfg.source, cfg.video)
         try:
             encoder = self.encoder = self._start_encoder(H264Encoder, specs)
@@ -131,6 +140,9 @@ class Streamer:
             self.stop()
             raise
         self._started_at = time.monotonic()
+        if cfg.source.native:  # GStreamer makes the frames: no capture thread, no slate
+            self._start_reporting()
+            return
         # Capture, slate and watchdogs; with frames from the API only the encoder watchdog.
         self._capture = CaptureSupervisor(
             self._source,
@@ -144,6 +156,10 @@ class Streamer:
             retry_max_s=cfg.recovery.retry_max_s,
         )
         self._capture.start()
+        self._start_reporting()
+
+    def _start_reporting(self) -> None:
+        cfg = self.config
         if self._log_stats:
             self._spawn("stats", self._stats_loop)
         self.memory.maybe_sample()
@@ -164,7 +180,12 @@ class Streamer:
 
     def _start_encoder(self, factory: Any, specs: list[EncoderSpec]) -> H264Encoder:
         for i, spec in enumerate(specs):
-            encoder = factory(self.config.video, on_error=self._on_pipeline_error, encoder=spec)
+            encoder = factory(
+                self.config.video,
+                on_error=self._on_pipeline_error,
+                encoder=spec,
+                native_source=self.config.source.location if self.config.source.native else None,
+            )
             try:
                 encoder.start()
             except PipelineError as exc:
@@ -229,6 +250,8 @@ class Streamer:
 
     @property
     def source_name(self) -> str:
+        if self.config.source.native:
+            return str(self.config.source)
         return self._source.name if self._source is not None else "api"
 
     # -- frames ------------------------------------------------------------------------------
@@ -283,7 +306,7 @@ class Streamer:
         return Snapshot(
             uptime_s=time.monotonic() - self._started_at if self._started_at else 0.0,
             frames=self.frames,
-            fps=self._fps.fps,
+            fps=self._native_fps if self.config.source.native else self._fps.fps,
             dropped=dropped,
             clients=rtsp.clients if rtsp else 0,
             sessions=rtsp.sessions if rtsp else 0,
@@ -340,6 +363,8 @@ class Streamer:
         while not self._stop.wait(period):
             self.memory.maybe_sample()
             now = time.monotonic()
+            if self.config.source.native:
+                self._count_native_frames(now)
             if TRIM_INTERVAL_S > 0 and now >= next_trim:
                 # Hand glibc's free lists back to the kernel so RSS tracks what is in use
                 # (fragmentation, not leaks, is what grows RSS here: GSTREAMER_NOTES 16).
@@ -354,6 +379,19 @@ class Streamer:
                     f"{s.fps:.1f} fps, {s.clients} client(s), {s.encoder}, "
                     f"RSS {s.rss_bytes / 1e6:.0f} MB"
                 )
+
+    def _count_native_frames(self, now: float) -> None:
+        """A gst: source's frames never reach Python: count them where they leave the
+        encoder, once per monitor period (no per-frame callback)."""
+        enc = self.encoder
+        if enc is not None:
+            enc.update_gate()
+        out = enc.frames_out if enc is not None else self.frames
+        if self._native_at and now > self._native_at:
+            self._native_fps = (out - self.frames) / (now - self._native_at)
+        if out != self.frames:
+            self.frames, self._last_frame_at = out, now
+        self._native_at = now
 
     def _stats_loop(self) -> None:
         interval = self.config.stats_interval_s

@@ -56,6 +56,9 @@ def assert_one_line_error(out: subprocess.CompletedProcess, *words: str) -> None
         (["--source", "v4l2:/dev/video99"], ["/dev/video99", "--source test"]),
         (["--source", "file:/nonexistent.mp4"], ["/nonexistent.mp4"]),
         (["--hook", "nosuchmodule:fn"], ["hook", "nosuchmodule"]),
+        (["--source", "gst:nosuchelement"], ["--source", "nosuchelement"]),
+        (["--source", "gst:v4l2src device=/dev/video99"], ["/dev/video99"]),
+        (["--source", "gst:videotestsrc", "--overlay"], ["--overlay", "NumPy"]),
         (["--unknown-flag"], ["--unknown-flag"]),
     ],
 )

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from camera_streaming.config import Config, RtspConfig, SourceSpec, VideoConfig, validate
@@ -66,3 +68,24 @@ def test_keyframe_distance_from_seconds() -> None:
     assert VideoConfig(fps=30, keyframe_interval_s=1).keyframe_distance == 30
     assert VideoConfig(fps=25, keyframe_interval_s=2).keyframe_distance == 50
     assert VideoConfig(fps=5, keyframe_interval_s=0.1).keyframe_distance == 1
+
+
+def test_gst_source_is_native_and_keeps_its_launch_fragment() -> None:
+    spec = SourceSpec.parse("gst:v4l2src device=/dev/video0 ! image/jpeg ! jpegdec")
+    assert spec.kind == "gst" and spec.native
+    assert spec.location == "v4l2src device=/dev/video0 ! image/jpeg ! jpegdec"
+    assert str(spec) == "gst:v4l2src device=/dev/video0 ! image/jpeg ! jpegdec"
+    assert not SourceSpec.parse("test").native
+
+
+@pytest.mark.parametrize("text", ["gst:", "gst:  ", "gst:videotestsrc !", "gst:! videotestsrc"])
+def test_bad_gst_source_is_a_config_error(text: str) -> None:
+    with pytest.raises(ConfigError, match="source"):
+        SourceSpec.parse(text)
+
+
+@pytest.mark.parametrize("extra", [{"hook": "mod:fn"}, {"overlay": True}])
+def test_gst_source_refuses_hook_and_overlay(extra: dict) -> None:
+    cfg = dataclasses.replace(Config(), source=SourceSpec.parse("gst:videotestsrc"), **extra)
+    with pytest.raises(ConfigError, match="NumPy source"):
+        validate(cfg)

@@ -39,3 +39,20 @@ def test_client_media_has_no_encoder_and_a_bounded_queue() -> None:
     assert f"max-bytes={client_queue_bytes(v)}" in s and "leaky-type=downstream" in s
     assert client_queue_bytes(v) == 1_000_000
     assert client_queue_bytes(VideoConfig(bitrate_kbps=100)) == 256 * 1024
+
+
+def test_native_source_replaces_the_appsrc_and_starts_gated() -> None:
+    video = VideoConfig(width=640, height=480, fps=15)
+    text = encoder_launch(video, native_source="v4l2src device=/dev/video0")
+    assert text.startswith("v4l2src device=/dev/video0 ! videoconvert ! videoscale ! videorate")
+    assert "appsrc" not in text
+    assert "format=I420,width=640,height=480,framerate=15/1" in text
+    assert "valve name=gate drop=true" in text
+    assert text.index("gate") < text.index("x264enc") < text.index("appsink name=sink")
+
+
+def test_native_videotestsrc_is_made_live() -> None:
+    text = encoder_launch(VideoConfig(), native_source="videotestsrc pattern=ball")
+    assert text.startswith("videotestsrc is-live=true pattern=ball !")
+    text = encoder_launch(VideoConfig(), native_source="videotestsrc is-live=false")
+    assert text.startswith("videotestsrc is-live=false !")  # the user's choice is kept

@@ -43,15 +43,20 @@ class H264Encoder:
         video: VideoConfig,
         on_error: Callable[[PipelineError], None] | None = None,
         encoder: EncoderSpec | None = None,
+        native_source: str | None = None,
     ) -> None:
         self.video = video
         self.spec = encoder  # None: x264enc (launch.encoder_launch's default)
+        # A `gst:` source's launch fragment: GStreamer makes the frames, push_i420 is unused.
+        self.native_source = native_source
         self.on_error = on_error
         self._consumers: tuple[EncodedConsumer, ...] = ()
         self._lock = threading.Lock()
         self._pipeline: Any = None
         self._appsrc: Any = None
         self._appsink: Any = None
+        self._gate: Any = None
+        self._gate_open = False
         self._pool: Any = None
         self._acquire_params: Any = None
         self._bus: Any = None
@@ -72,12 +77,16 @@ class H264Encoder:
     def start(self) -> None:
         init()
         try:
-            pipeline = Gst.parse_launch(encoder_launch(self.video, INPUT_QUEUE, self.spec))
+            pipeline = Gst.parse_launch(
+                encoder_launch(self.video, INPUT_QUEUE, self.spec, self.native_source)
+            )
         except GLib.Error as exc:  # e.g. a property this version of the element lacks
             name = self.spec.name if self.spec is not None else "x264enc"
             raise PipelineError(name, f"cannot build the encoder pipeline: {exc.message}") from None
         self._appsrc = pipeline.get_by_name("src")
         self._appsink = pipeline.get_by_name("sink")
+        self._gate = pipeline.get_by_name("gate")  # gst: sources only
+        self._gate_open = False  # a new valve starts closed (drop=true)
         self._handler_ids.append(
             (self._appsink, self._appsink.connect("new-sample", self._on_new_sample))
         )
@@ -85,11 +94,17 @@ class H264Encoder:
         bus.add_signal_watch()
         self._handler_ids.append((bus, bus.connect("message::error", self._on_bus_error)))
         self._bus = bus
-        self._pool = self._make_pool()
+        if self._appsrc is not None:
+            self._pool = self._make_pool()
         self._pipeline = pipeline
         if pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
+            error = PipelineError("encoder", "the encoder pipeline failed to start")
+            message = bus.pop_filtered(Gst.MessageType.ERROR)
+            if message is not None:  # e.g. a gst: source's device that is missing
+                element, text, debug = bus_error(message)
+                error = PipelineError(element, text, debug)
             self.stop()
-            raise PipelineError("encoder", "the encoder pipeline failed to start")
+            raise error
 
     def _make_pool(self) -> Any:
         pool = Gst.BufferPool.new()
@@ -141,6 +156,7 @@ class H264Encoder:
         if self._pool is not None:
             self._pool.set_active(False)
         self._pipeline = self._appsrc = self._appsink = self._pool = self._bus = None
+        self._gate = None
 
     @property
     def running(self) -> bool:
@@ -150,6 +166,7 @@ class H264Encoder:
     def add_consumer(self, consumer: EncodedConsumer) -> None:
         with self._lock:
             self._consumers = (*self._consumers, consumer)
+        self._set_gate(True)
 
     def remove_consumer(self, consumer: EncodedConsumer) -> None:
         with self._lock:
@@ -165,6 +182,7 @@ class H264Encoder:
         sink = self._appsink
         if sink is None:
             return
+        self._set_gate(True)  # a client is joining: a gst: source's frames must flow
         now = time.monotonic()
         with self._lock:
             if now - self._key_requested_at < KEYFRAME_RETRY_S:
@@ -172,6 +190,17 @@ class H264Encoder:
             self._key_requested_at = now
         event = GstVideo.video_event_new_upstream_force_key_unit(Gst.CLOCK_TIME_NONE, True, 0)
         sink.send_event(event)
+
+    def update_gate(self) -> None:
+        """For a `gst:` source: stop encoding while no consumer wants frames (called about
+        once a second; joining clients and new outputs open the gate at once)."""
+        self._set_gate(self.wanted)
+
+    def _set_gate(self, open_: bool) -> None:
+        gate = self._gate
+        if gate is not None and open_ != self._gate_open:
+            self._gate_open = open_
+            gate.set_property("drop", not open_)
 
     # -- frames in ---------------------------------------------------------------------------
     def push_i420(self, frame: np.ndarray) -> bool:

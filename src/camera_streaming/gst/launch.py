@@ -60,17 +60,42 @@ def x264_properties(video: VideoConfig) -> str:
     return DEFAULT["h264"].properties(video)
 
 
-def encoder_launch(
-    video: VideoConfig, input_queue: int = 2, encoder: EncoderSpec | None = None
-) -> str:
-    """The one encoder pipeline: our frames in through a bounded appsrc, H.264/H.265 access
-    units out through an appsink whose `new-sample` handler fans them out. `encoder` defaults
-    to x264enc (x265enc for h265); see `encoders.select_encoder`."""
-    enc = encoder or DEFAULT.get(video.codec, DEFAULT["h264"])
+NATIVE_ELEMENTS = ("videoconvert", "videoscale", "videorate")
+
+
+def native_head(video: VideoConfig, fragment: str) -> str:
+    """A `gst:` source fragment made to deliver the configured I420 size and rate. The
+    converters pass buffers through untouched when the source already matches; the `gate`
+    valve keeps frames from the encoder while nobody wants them (H264Encoder.update_gate). A
+    `videotestsrc` without `is-live` would run as fast as the encoder allows: made live."""
+    if fragment.split()[0] == "videotestsrc" and "is-live" not in fragment:
+        fragment = fragment.replace("videotestsrc", "videotestsrc is-live=true", 1)
     return (
-        f"appsrc name=src is-live=true format=time do-timestamp=true block=false "
+        f"{fragment} ! videoconvert ! videoscale ! videorate drop-only=true ! {raw_caps(video)} "
+        f"! valve name=gate drop=true drop-mode=forward-sticky-events"
+    )
+
+
+def encoder_launch(
+    video: VideoConfig,
+    input_queue: int = 2,
+    encoder: EncoderSpec | None = None,
+    native_source: str | None = None,
+) -> str:
+    """The one encoder pipeline: our frames in through a bounded appsrc (or, for a `gst:`
+    source, the source's own elements), H.264/H.265 access units out through an appsink whose
+    `new-sample` handler fans them out. `encoder` defaults to x264enc (x265enc for h265); see
+    `encoders.select_encoder`."""
+    enc = encoder or DEFAULT.get(video.codec, DEFAULT["h264"])
+    head = (
+        native_head(video, native_source)
+        if native_source
+        else f"appsrc name=src is-live=true format=time do-timestamp=true block=false "
         f"max-buffers={input_queue} max-bytes=0 leaky-type=downstream caps={raw_caps(video)} "
-        f"! {raw_caps(video)} "
+        f"! {raw_caps(video)}"
+    )
+    return (
+        f"{head} "
         f"! {enc.launch(video)} "
         f"! {enc.parser} config-interval=-1 ! {encoded_caps(enc.codec)} "
         f"! appsink name=sink emit-signals=true sync=false max-buffers=8 drop=true"

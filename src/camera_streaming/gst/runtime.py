@@ -16,7 +16,7 @@ gi.require_version("GstRtspServer", "1.0")
 gi.require_version("GstVideo", "1.0")
 from gi.repository import GLib, Gst, GstApp, GstRtsp, GstRtspServer, GstVideo  # noqa: E402
 
-from ..errors import MissingElementError  # noqa: E402
+from ..errors import MissingElementError, SourceError  # noqa: E402
 from .launch import ELEMENT_PACKAGES  # noqa: E402
 
 __all__ = [
@@ -57,6 +57,29 @@ def require_elements(names: Iterable[str]) -> None:
     for name in names:
         if Gst.ElementFactory.find(name) is None:
             raise MissingElementError(name, ELEMENT_PACKAGES.get(name, "gstreamer1.0-plugins-*"))
+
+
+def check_native_source(fragment: str, timeout_s: float = 5.0) -> None:
+    """Open a `gst:` source fragment once into a fakesink and close it, so that a typo or a
+    missing device is a one-line `SourceError` before any encoder is tried."""
+    init()
+    try:
+        pipeline = Gst.parse_launch(f"{fragment} ! fakesink")
+    except GLib.Error as exc:
+        raise SourceError(f"--source gst:{fragment}: {exc.message}") from None
+    bus = pipeline.get_bus()
+    try:
+        ret = pipeline.set_state(Gst.State.PAUSED)
+        if ret == Gst.StateChangeReturn.ASYNC:
+            ret, _, _ = pipeline.get_state(int(timeout_s * Gst.SECOND))
+        message = bus.pop_filtered(Gst.MessageType.ERROR)
+        if message is not None:
+            element, text, _ = bus_error(message)
+            raise SourceError(f"--source gst:{fragment}: {element}: {text}")
+        if ret == Gst.StateChangeReturn.FAILURE:
+            raise SourceError(f"--source gst:{fragment}: the source failed to start")
+    finally:
+        pipeline.set_state(Gst.State.NULL)
 
 
 def available_elements(names: Iterable[str] | None = None) -> set[str]:
