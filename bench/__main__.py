@@ -20,7 +20,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from . import measure, report  # noqa: E402
-from .servers import C_BASELINE, CRASHES, KINDS, NAIVE_APPSRC, OURS, Video  # noqa: E402
+from .servers import (  # noqa: E402
+    C_BASELINE,
+    CRASHES,
+    KINDS,
+    NAIVE_APPSRC,
+    OURS,
+    OURS_NATIVE,
+    Video,
+)
 
 SECTIONS = ("cpu", "join", "latency", "ceiling")
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -84,7 +92,7 @@ def join_section(args: argparse.Namespace, progress: Progress) -> list[report.Ro
     progress(f"join time: {args.join_tries} tries each, {video.label}")
     joins = {
         kind: measure.join_times(kind, video, args.join_tries, progress=progress)
-        for kind in (C_BASELINE, OURS)
+        for kind in (C_BASELINE, OURS, OURS_NATIVE)
     }
     return report.join_rows(joins)
 

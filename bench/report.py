@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .measure import Joins, Latency, Load, p95
-from .servers import C_BASELINE, NAIVE_APPSRC, OURS, OURS_HOOK, Video
+from .servers import C_BASELINE, NAIVE_APPSRC, OURS, OURS_HOOK, OURS_NATIVE, Video
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,11 @@ def median_loads(loads: list[Load]) -> dict[tuple[str, int], Load]:
     return out
 
 
-CPU_TARGETS = {OURS: 1.05, OURS_HOOK: 1.25}
+# Against the C baseline: frames that need no hook (a gst: source, no Python per frame) at most
+# 1.05x; frames through the NumPy path (our test pattern, with or without a hook) at most
+# 1.25x. Against the naive appsrc server (the same NumPy frames) the ratio is shown, not judged.
+CPU_TARGETS = {OURS_NATIVE: 1.05, OURS: 1.25, OURS_HOOK: 1.25}
+MINE = (OURS_NATIVE, OURS, OURS_HOOK)
 
 
 def _clients(n: int) -> str:
@@ -62,16 +66,16 @@ def fanout_rows(loads: list[Load], video: Video) -> list[Row]:
     rows: list[Row] = []
     full = 0.95 * video.fps
     for n in counts:
-        for kind in (OURS, OURS_HOOK):
+        for kind in MINE:
             us = m.get((kind, n))
             if us is None:
                 continue
             for base_kind in (C_BASELINE, NAIVE_APPSRC):
                 base = m.get((base_kind, n))
-                if base is None:
-                    continue
+                if base is None or (kind == OURS_NATIVE and base_kind == NAIVE_APPSRC):
+                    continue  # the naive server draws NumPy frames: not the native's content
                 ratio = us.cpu_pct / base.cpu_pct if base.cpu_pct else None
-                limit = CPU_TARGETS[kind]
+                limit = CPU_TARGETS[kind] if base_kind == C_BASELINE else None
                 rows.append(
                     Row(
                         "CPU",
@@ -79,11 +83,11 @@ def fanout_rows(loads: list[Load], video: Video) -> list[Row]:
                         f"{us.cpu_pct:.1f} %",
                         f"{base.cpu_pct:.1f} %",
                         ratio,
-                        f"<= {limit}",
-                        verdict(None if ratio is None else ratio <= limit),
+                        f"<= {limit}" if limit else "",
+                        verdict(None if ratio is None or limit is None else ratio <= limit),
                     )
                 )
-        for kind in (OURS, OURS_HOOK):
+        for kind in MINE:
             us, base = m.get((kind, n)), m.get((C_BASELINE, n))
             if us is not None and base is not None:
                 rows.append(
@@ -97,7 +101,7 @@ def fanout_rows(loads: list[Load], video: Video) -> list[Row]:
                         "",
                     )
                 )
-        for kind in (OURS, OURS_HOOK, C_BASELINE, NAIVE_APPSRC):
+        for kind in (*MINE, C_BASELINE, NAIVE_APPSRC):
             x = m.get((kind, n))
             if x is not None:
                 rows.append(
@@ -114,12 +118,12 @@ def fanout_rows(loads: list[Load], video: Video) -> list[Row]:
                 )
     if len(counts) > 1:
         lo, hi = counts[0], counts[-1]
-        for kind in (OURS, OURS_HOOK, C_BASELINE, NAIVE_APPSRC):
+        for kind in (*MINE, C_BASELINE, NAIVE_APPSRC):
             a, b = m.get((kind, lo)), m.get((kind, hi))
             if a is None or b is None or not a.cpu_pct:
                 continue
             ratio = b.cpu_pct / a.cpu_pct
-            mine = kind in (OURS, OURS_HOOK)
+            mine = kind in MINE
             rows.append(
                 Row(
                     "fan-out",
@@ -141,7 +145,7 @@ def join_rows(joins: dict[str, Joins], limit_s: float = 0.15) -> list[Row]:
     base = joins.get(C_BASELINE)
     for what, suffix, target in (("PLAY", "", True), ("connect", "_connect", False)):
         for label, attr in (("first client after idle", "after_idle"), ("late joiner", "late")):
-            for kind in (OURS, OURS_HOOK):
+            for kind in MINE:
                 j = joins.get(kind)
                 if j is None:
                     continue

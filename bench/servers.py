@@ -28,7 +28,9 @@ C_BASELINE = "c-baseline"
 NAIVE_APPSRC = "naive-appsrc"
 OURS = "ours"
 OURS_HOOK = "ours+hook"
-KINDS = (C_BASELINE, NAIVE_APPSRC, OURS, OURS_HOOK)
+OURS_NATIVE = "ours-native"  # --source gst:videotestsrc pattern=ball: the C baseline's frames
+KINDS = (C_BASELINE, NAIVE_APPSRC, OURS_NATIVE, OURS, OURS_HOOK)
+NATIVE_SOURCE = "gst:videotestsrc is-live=true pattern=ball"
 # (kind, what happened) for every server that died or exited with an error in this run.
 CRASHES: list[tuple[str, str]] = []
 
@@ -76,13 +78,14 @@ def server_command(kind: str, video: Video, port: int) -> list[str]:
         return [str(build_c_baseline()), str(port), *size]
     if kind == NAIVE_APPSRC:
         return [sys.executable, str(ROOT / "bench" / "naive_appsrc.py"), str(port), *size]
-    cmd = [sys.executable, "-m", "camera_streaming", "--source", "test", "--bind", "127.0.0.1"]
+    source = NATIVE_SOURCE if kind == OURS_NATIVE else "test"
+    cmd = [sys.executable, "-m", "camera_streaming", "--source", source, "--bind", "127.0.0.1"]
     cmd += ["--port", str(port), "--width", size[0], "--height", size[1], "--fps", size[2]]
     cmd += ["--bitrate", size[3], "--stats-interval", "3600", "--log-level", "warning"]
     cmd += ["--no-http"]  # like the baselines; and never a clash on port 8080
     if kind == OURS_HOOK:
         cmd += ["--hook", f"{HOOK}:draw"]
-    elif kind != OURS:
+    elif kind not in (OURS, OURS_NATIVE):
         raise ValueError(kind)
     return cmd
 
