@@ -3,6 +3,8 @@ and exit code 2; everything else is a bug and keeps its traceback."""
 
 from __future__ import annotations
 
+import errno
+
 
 class CameraStreamingError(Exception):
     """Base class: a problem the user can fix. `str()` names the problem and the fix."""
@@ -22,6 +24,21 @@ class SourceError(CameraStreamingError):
 
 class PortInUseError(CameraStreamingError):
     """The RTSP (or HTTP) port cannot be bound."""
+
+    @classmethod
+    def from_oserror(
+        cls, exc: OSError, what: str, address: str, port: int, port_flag: str, bind_flag: str
+    ) -> PortInUseError:
+        """One line for a failed bind of `what` ("port", "HTTP port"), naming the flags that
+        choose another port or address."""
+        if exc.errno == errno.EADDRINUSE:
+            return cls(
+                f"{what} {port} on {address} is already in use: stop the other server or "
+                f"choose another with {port_flag}"
+            )
+        return cls(
+            f"cannot listen on {address}:{port} ({exc.strerror}): check {bind_flag} and {port_flag}"
+        )
 
 
 class MissingElementError(CameraStreamingError):

@@ -8,7 +8,6 @@ joined by `stop()`; each request gets a short-lived daemon thread.
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import threading
@@ -197,14 +196,13 @@ class HttpServer:
         try:
             server = _Server((self.cfg.bind, self.cfg.port), _Handler)
         except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise PortInUseError(
-                    f"HTTP port {self.cfg.port} on {self.cfg.bind} is already in use: choose "
-                    f"another with --http-port, or --no-http"
-                ) from None
-            raise PortInUseError(
-                f"cannot listen on {self.cfg.bind}:{self.cfg.port} for HTTP ({exc.strerror}): "
-                f"check --http-bind and --http-port"
+            raise PortInUseError.from_oserror(
+                exc,
+                "HTTP port",
+                self.cfg.bind,
+                self.cfg.port,
+                "--http-port (or --no-http)",
+                "--http-bind",
             ) from None
         server.app = self
         self._server = server

@@ -16,7 +16,6 @@ client went away): no reference to a dead media or appsrc is kept (GSTREAMER_NOT
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import logging
 import os
@@ -78,14 +77,7 @@ def check_port_free(address: str, port: int) -> None:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((address, port))
     except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            raise PortInUseError(
-                f"port {port} on {address} is already in use: stop the other "
-                f"server or choose another with --port"
-            ) from None
-        raise PortInUseError(
-            f"cannot listen on {address}:{port} ({exc.strerror}): check --bind and --port"
-        ) from None
+        raise PortInUseError.from_oserror(exc, "port", address, port, "--port", "--bind") from None
     finally:
         s.close()
 
