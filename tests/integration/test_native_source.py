@@ -10,6 +10,7 @@ import pytest
 
 from camera_streaming.config import SourceSpec
 from camera_streaming.testing.rtsp_probe import RtspProbe
+from conftest import free_port
 from fakes import decode_frames, ffprobe_stream, make_config, running
 
 pytestmark = pytest.mark.integration
@@ -69,3 +70,23 @@ def test_bad_native_source_is_a_source_error(port: int, fragment: str, words: li
         streamer.start()
     for w in words:
         assert w in str(info.value)
+
+
+def test_native_source_records_without_rtsp_clients(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An output is a consumer from the start: it opens the gate with nobody watching RTSP."""
+    from camera_streaming.config import OutputsConfig
+    from camera_streaming.gst.recorder import segment_files
+    from peers import decodable_frames
+
+    rec = tmp_path / "rec"
+    cfg = native_config(free_port(), fps=30)
+    cfg = dataclasses.replace(
+        cfg,
+        outputs=OutputsConfig(save_dir=str(rec)),
+        rtsp=dataclasses.replace(cfg.rtsp, enabled=False),
+    )
+    with running(cfg) as streamer:
+        time.sleep(3.5)  # long enough for the monitor to have closed an unwanted gate twice
+        assert streamer.encoder is not None and streamer.encoder.frames_out >= 80
+    (segment,) = segment_files(rec)
+    assert decodable_frames(segment) >= 80
