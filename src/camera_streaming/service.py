@@ -363,7 +363,8 @@ class Streamer:
         while not self._stop.wait(period):
             self.memory.maybe_sample()
             now = time.monotonic()
-            if self.config.source.native:
+            if self.config.source.native and self.encoder is not None:
+                self.encoder.update_gate()  # stop encoding once nobody wants frames
                 self._count_native_frames(now)
             if TRIM_INTERVAL_S > 0 and now >= next_trim:
                 # Hand glibc's free lists back to the kernel so RSS tracks what is in use
@@ -384,8 +385,6 @@ class Streamer:
         """A gst: source's frames never reach Python: count them where they leave the
         encoder, once per monitor period (no per-frame callback)."""
         enc = self.encoder
-        if enc is not None:
-            enc.update_gate()
         out = enc.frames_out if enc is not None else self.frames
         if self._native_at and now > self._native_at:
             self._native_fps = (out - self.frames) / (now - self._native_at)

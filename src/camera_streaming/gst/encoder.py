@@ -56,7 +56,6 @@ class H264Encoder:
         self._appsrc: Any = None
         self._appsink: Any = None
         self._gate: Any = None
-        self._gate_open = False
         self._pool: Any = None
         self._acquire_params: Any = None
         self._bus: Any = None
@@ -85,8 +84,7 @@ class H264Encoder:
             raise PipelineError(name, f"cannot build the encoder pipeline: {exc.message}") from None
         self._appsrc = pipeline.get_by_name("src")
         self._appsink = pipeline.get_by_name("sink")
-        self._gate = pipeline.get_by_name("gate")  # gst: sources only
-        self._gate_open = False  # a new valve starts closed (drop=true)
+        self._gate = pipeline.get_by_name("gate")  # gst: sources only; starts closed
         self._handler_ids.append(
             (self._appsink, self._appsink.connect("new-sample", self._on_new_sample))
         )
@@ -197,10 +195,15 @@ class H264Encoder:
         self._set_gate(self.wanted)
 
     def _set_gate(self, open_: bool) -> None:
+        """Called from the monitor, GLib and API threads: the check and the change are one
+        step under the lock, and the valve's own `drop` is the state (nothing cached that
+        could disagree with it)."""
         gate = self._gate
-        if gate is not None and open_ != self._gate_open:
-            self._gate_open = open_
-            gate.set_property("drop", not open_)
+        if gate is None:
+            return
+        with self._lock:
+            if gate.get_property("drop") == open_:
+                gate.set_property("drop", not open_)
 
     # -- frames in ---------------------------------------------------------------------------
     def push_i420(self, frame: np.ndarray) -> bool:
