@@ -28,7 +28,7 @@ from camera_streaming.testing.soak import (  # noqa: E402
     Verdict,
     growth_report,
     plot,
-    settled,
+    settled_threads,
     wait_idle,
 )
 
@@ -152,7 +152,7 @@ def main() -> int:
         else:
             churn.run(int(a.warmup or max(50, a.sessions // 10)))
         wait_idle(server.figures, a.watchers, a.session_timeout + 20)
-        _, names_before = settled(server.figures, server.proc.pid)
+        names_before = settled_threads(server.proc.pid)
         baseline = sampler.sample()
         warmup_done = churn.done
         if timed:
@@ -160,7 +160,7 @@ def main() -> int:
         else:
             churn.run(a.sessions - warmup_done)
         wait_idle(server.figures, a.watchers, a.session_timeout + 20)
-        _, names_after = settled(server.figures, server.proc.pid)
+        names_after = settled_threads(server.proc.pid)
         final = sampler.sample()
         for w in watchers:
             w.kill()

@@ -276,11 +276,12 @@ def thread_names(pid: int) -> Counter[str]:
     return names
 
 
-def settled(figures: Figures, pid: int, wait_s: float = POOL_IDLE_S) -> tuple[dict, Counter[str]]:
-    """Figures once idle GLib/GStreamer pool threads have had time to retire: threads are
-    compared after this wait, not while a finished client's pool worker is still parked."""
+def settled_threads(pid: int, wait_s: float = POOL_IDLE_S) -> Counter[str]:
+    """Wait until idle GLib/GStreamer pool threads have had time to retire, then name the
+    threads: counts are compared after this wait, not while a finished client's pool worker
+    is still parked."""
     time.sleep(wait_s)
-    return figures(), thread_names(pid)
+    return thread_names(pid)
 
 
 def wait_idle(figures: Figures, watchers: int, timeout: float) -> dict:
