@@ -7,6 +7,7 @@ import ctypes
 import ctypes.util
 import threading
 import time
+from array import array
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
@@ -187,7 +188,10 @@ def summary_line(frames: int, seconds: float) -> str:
 
 class MemoryHistory:
     """The last `capacity` (wall time, RSS, allocator in-use) samples, taken every `interval`
-    seconds by whoever calls `maybe_sample()`: the status page's memory chart. Bounded."""
+    seconds by whoever calls `maybe_sample()`: the status page's memory chart. Bounded and
+    preallocated: three fixed arrays used as a ring, so filling it over the first hour adds
+    nothing to the heap (a deque of tuples grew ~50 KB there and showed in the long-run
+    slope; docs/memory.md)."""
 
     def __init__(
         self,
@@ -198,19 +202,35 @@ class MemoryHistory:
     ) -> None:
         self.interval = interval
         self.clock, self.wall = clock, wall
-        self._samples: deque[tuple[float, int, int | None]] = deque(maxlen=capacity)
+        self._wall = array("d", bytes(8 * capacity))
+        self._rss = array("q", bytes(8 * capacity))
+        self._heap = array("q", bytes(8 * capacity))  # -1: allocator figure unavailable
+        self._next = 0  # slot the next sample goes to
+        self._count = 0
         self._last = float("-inf")
+        self._lock = threading.Lock()
 
     def maybe_sample(self, rss: int | None = None, heap: int | None = None) -> bool:
         now = self.clock()
         if now - self._last < self.interval:
             return False
         self._last = now
-        self._samples.append(
-            (self.wall(), rss if rss is not None else rss_bytes(),
-             heap if rss is not None else allocator_in_use())
-        )  # fmt: skip
+        if rss is None:
+            rss, heap = rss_bytes(), allocator_in_use()
+        with self._lock:
+            i = self._next
+            self._wall[i], self._rss[i] = self.wall(), rss
+            self._heap[i] = -1 if heap is None else heap
+            self._next = (i + 1) % len(self._wall)
+            self._count = min(self._count + 1, len(self._wall))
         return True
 
     def samples(self) -> list[tuple[float, int, int | None]]:
-        return list(self._samples)
+        """Oldest first. A fresh list: the caller (the status page) serialises and drops it."""
+        with self._lock:
+            n, cap = self._count, len(self._wall)
+            order = [(self._next - n + k) % cap for k in range(n)]
+            return [
+                (self._wall[i], self._rss[i], None if self._heap[i] < 0 else self._heap[i])
+                for i in order
+            ]

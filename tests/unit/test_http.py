@@ -154,6 +154,27 @@ def test_memory_history_is_bounded_and_paced() -> None:
         assert h.maybe_sample(10 + i, None)
     assert [s[1] for s in h.samples()] == [12, 13, 14]
     assert h.samples()[-1][0] == 1050.0
+    assert h.samples()[-1][2] is None
+
+
+def test_memory_history_allocates_nothing_as_it_fills() -> None:
+    """Preallocated: filling all slots must not grow the heap (it used to, ~150 B a sample)."""
+    import tracemalloc
+
+    clock = FakeClock()
+    h = MemoryHistory(capacity=360, interval=10, clock=clock, wall=FakeClock(1e9))
+    h.maybe_sample(1, 2)  # warm the code path
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(720):
+            clock.advance(10)
+            h.maybe_sample(180_000_000 + i, 90_000_000 + i)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 1024, f"filling the history allocated {grown} B"
+    assert len(h.samples()) == 360 and h.samples()[-1][1] == 180_000_719
 
 
 def test_many_requests_leave_no_threads_or_memory_behind(
