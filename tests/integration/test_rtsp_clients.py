@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 
 import pytest
 
+from camera_streaming.testing.clients import rtspsrc_played, run_rtspsrc
 from camera_streaming.testing.rtsp_probe import RtspProbe
 from conftest import require_tool
 from fakes import decode_frames, ffprobe_stream, make_config, running
@@ -47,26 +47,8 @@ def test_decoding_client_gets_the_configured_rate_in_order(port: int) -> None:
 def test_gst_rtspsrc_plays(port: int) -> None:
     require_tool("gst-launch-1.0")
     with running(make_config(port)) as s:
-        out = subprocess.run(
-            [
-                "gst-launch-1.0",
-                "-q",
-                "rtspsrc",
-                f"location={s.config.rtsp.url()}",
-                "protocols=tcp",
-                "!",
-                "rtph264depay",
-                "!",
-                "avdec_h264",
-                "!",
-                "fakesink",
-                "num-buffers=30",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-    assert out.returncode == 0, out.stderr
+        out = run_rtspsrc(s.config.rtsp.url(), "protocols=tcp", buffers=30, decode=True)
+    assert rtspsrc_played(out), out.stderr
 
 
 def test_three_concurrent_clients(port: int) -> None:
