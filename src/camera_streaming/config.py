@@ -16,6 +16,7 @@ MAX_FPS = 240
 MAX_SIDE = 7680
 USERS_ENV = "CAMERA_STREAMING_USERS"
 AUTH_METHODS = ("none", "basic", "digest")
+FANOUTS = ("per-client", "shared")
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,9 @@ class RtspConfig:
     path: str = "/stream"
     bind: str = "0.0.0.0"
     max_clients: int = 0  # 0: unlimited
+    # per-client: a light media per client (robust, one streaming thread per client);
+    # shared: one media for every client, kept prepared (one sending thread). docs/rtsp.md
+    fanout: str = "per-client"
     session_timeout_s: int = 30
     post_session_timeout_s: int = 5
     auth: str = "none"  # none | basic | digest
@@ -255,6 +259,8 @@ def validate(config: Config) -> Config:
             "bind", f"must be an IP address like 0.0.0.0 or 127.0.0.1, got {r.bind!r}"
         ) from None
     _check_int("max-clients", r.max_clients, 0, 10_000)
+    if r.fanout not in FANOUTS:
+        raise ConfigError("fanout", f"must be one of {', '.join(FANOUTS)}, got {r.fanout!r}")
     _check_int("session-timeout", r.session_timeout_s, 1, 3600)
     _check_auth(r)
     if not 0.1 <= float(config.stats_interval_s) <= 3600:

@@ -73,6 +73,8 @@ SETTINGS: tuple[Setting, ...] = (
     S("rtsp", "bind", "rtsp.bind", str, "--bind", "ADDRESS", "address to listen on"),
     S("rtsp", "max_clients", "rtsp.max_clients", int, "--max-clients", "N",
       "refuse RTSP sessions beyond N with 503 (0: unlimited)"),
+    S("rtsp", "fanout", "rtsp.fanout", str, "--fanout", "per-client|shared",
+      "a media per client, or one shared media for all (less CPU per client)"),
     S("rtsp", "session_timeout", "rtsp.session_timeout_s", int, "--session-timeout", "SECONDS",
       "drop sessions of clients silent this long"),
     S("video", "width", "video.width", int, "--width", "PIXELS", "frame width"),

@@ -15,6 +15,7 @@ import psutil
 import pytest
 from test_cli import _start
 
+from camera_streaming.config import FANOUTS
 from camera_streaming.testing import clients
 from camera_streaming.testing.rtsp_probe import RtspProbe, RtspProbeError
 from fakes import decode_frames, make_config, running
@@ -69,12 +70,18 @@ def wait_for(cond: Callable[[], bool], timeout: float) -> bool:
     return cond()
 
 
-def test_concurrent_churn_keeps_healthy_client_and_frees_everything(port: int) -> None:
+@pytest.mark.parametrize("fanout", FANOUTS)
+def test_concurrent_churn_keeps_healthy_client_and_frees_everything(port: int, fanout: str) -> None:
+    """Shared fan-out: the one media is anchored (prepared by the server) and must survive."""
     proc = psutil.Process()
-    cfg = make_config(port, 320, 240, 30, session_timeout_s=3, post_session_timeout_s=1)
+    anchored = int(fanout == "shared")
+    cfg = make_config(
+        port, 320, 240, 30, session_timeout_s=3, post_session_timeout_s=1, fanout=fanout
+    )
     with running(cfg) as s:
         url = s.config.rtsp.url()
-        one_session(url, 0)  # warm-up: first media, thread pools
+        for mode in range(len(SESSIONS)):  # warm-up: thread pools, a shared media's UDP ports
+            one_session(url, mode)
         assert wait_for(lambda: s.rtsp.sessions == 0 and s.rtsp.clients == 0, 10)
         fds0, threads0 = proc.num_fds(), proc.num_threads()
 
@@ -96,33 +103,40 @@ def test_concurrent_churn_keeps_healthy_client_and_frees_everything(port: int) -
 
         # Vanished clients: sessions time out (3 s), connections close after 1 s more.
         assert wait_for(
-            lambda: s.rtsp.sessions == 0 and s.rtsp.clients == 0 and s.rtsp.feeds == 0, 20
+            lambda: s.rtsp.sessions == 0 and s.rtsp.clients == 0 and s.rtsp.feeds == anchored, 20
         ), (s.rtsp.sessions, s.rtsp.clients)
-        assert s.rtsp.medias_configured == s.rtsp.medias_released
+        assert s.rtsp.medias_configured == s.rtsp.medias_released + anchored
         assert s.rtsp.clients_connected == s.rtsp.clients_closed
         assert wait_for(lambda: proc.num_fds() <= fds0, 10), (proc.num_fds(), fds0)
         assert wait_for(lambda: proc.num_threads() <= threads0 + 2, 20), (
             proc.num_threads(),
             threads0,
         )
-        # Nobody watching: the encoder idles.
+        # Nobody watching: the encoder idles (shared: a few seconds after the last PLAY).
+        assert wait_for(lambda: not s.encoder.wanted, 10)  # type: ignore[union-attr]
+        time.sleep(0.3)
         encoded = s.encoder.frames_out  # type: ignore[union-attr]
         time.sleep(0.5)
         assert s.encoder.frames_out == encoded  # type: ignore[union-attr]
 
 
-def test_fifty_connect_disconnect_cycles_leave_nothing_behind(port: int) -> None:
+@pytest.mark.parametrize("fanout", FANOUTS)
+def test_fifty_connect_disconnect_cycles_leave_nothing_behind(port: int, fanout: str) -> None:
     proc = psutil.Process()
-    cfg = make_config(port, 320, 240, 30, session_timeout_s=2, post_session_timeout_s=1)
+    anchored = int(fanout == "shared")
+    cfg = make_config(
+        port, 320, 240, 30, session_timeout_s=2, post_session_timeout_s=1, fanout=fanout
+    )
     with running(cfg) as s:
         url = s.config.rtsp.url()
         one_session(url, 0)
+        one_session(url, 2)  # a shared media opens its UDP ports once, for its lifetime
         assert wait_for(lambda: s.rtsp.sessions == 0 and s.rtsp.clients == 0, 10)
         fds0, threads0 = proc.num_fds(), proc.num_threads()
         for i in range(50):
             one_session(url, (0, 1, 2, 3)[i % 4])
         assert wait_for(
-            lambda: s.rtsp.sessions == 0 and s.rtsp.clients == 0 and s.rtsp.feeds == 0, 15
+            lambda: s.rtsp.sessions == 0 and s.rtsp.clients == 0 and s.rtsp.feeds == anchored, 15
         ), (s.rtsp.sessions, s.rtsp.clients)
         assert wait_for(lambda: proc.num_fds() == fds0, 10), (proc.num_fds(), fds0)
         assert wait_for(lambda: proc.num_threads() <= threads0 + 1, 20), (

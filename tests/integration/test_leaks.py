@@ -14,7 +14,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from camera_streaming.config import VideoConfig
+from camera_streaming.config import FANOUTS, VideoConfig
 from camera_streaming.frames import FrameProcessor
 from camera_streaming.gst.encoder import H264Encoder
 from camera_streaming.gst.runtime import GLib, Gst
@@ -87,6 +87,7 @@ def test_2_no_appsrc_kept_across_reconnects(port: int) -> None:
     refs: list = []
     with running(make_config(port, session_timeout_s=2, post_session_timeout_s=1)) as s:
         factory = s.rtsp._factory  # type: ignore[union-attr]
+        assert s.rtsp.feeds == 0  # type: ignore[union-attr]
 
         def watch(_factory, media) -> None:  # type: ignore[no-untyped-def]
             appsrc = media.get_element().get_by_name("src")
@@ -99,6 +100,27 @@ def test_2_no_appsrc_kept_across_reconnects(port: int) -> None:
         factory.disconnect(hid)
         assert wait_for(lambda: s.rtsp.feeds == 0 and s.rtsp.sessions == 0, 10)  # type: ignore[union-attr]
         assert wait_for(lambda: len(finalized) == 20, 10), f"{len(finalized)} of 20 finalized"
+
+
+def test_2_shared_media_builds_no_appsrc_per_client_and_frees_its_own(port: int) -> None:
+    """Shared fan-out: clients come and go without a media or appsrc of their own; the one
+    anchored appsrc is finalized when the server stops."""
+    finalized: list[str] = []
+    cfg = make_config(port, session_timeout_s=2, post_session_timeout_s=1, fanout="shared")
+    with running(cfg) as s:
+        rtsp = s.rtsp
+        assert rtsp is not None
+        url = s.config.rtsp.url()
+        clients.raw_teardown_session(url)  # waits for the anchored media to be prepared
+        (feed,) = rtsp._feed_list
+        ref = feed.appsrc.weak_ref(finalized.append, "appsrc")
+        del feed
+        for i in range(20):
+            (clients.raw_teardown_session, clients.raw_reset_session)[i % 2](url)
+        assert wait_for(lambda: rtsp.sessions == 0, 10)
+        assert rtsp.medias_configured == 1 and rtsp.feeds == 1 and rtsp.medias_released == 0
+    assert wait_for(lambda: finalized == ["appsrc"], 10), "the anchored appsrc was kept"
+    del ref
 
 
 def test_3_failed_buffer_allocation_is_handled() -> None:
@@ -121,16 +143,21 @@ def test_3_failed_buffer_allocation_is_handled() -> None:
         enc.stop()
 
 
-def test_4_vanished_client_is_cleaned_up(port: int) -> None:
+@pytest.mark.parametrize("fanout", FANOUTS)
+def test_4_vanished_client_is_cleaned_up(port: int, fanout: str) -> None:
     """A client that disappears mid-stream (no TEARDOWN): its media is released (FLUSHING /
-    unprepared), its session and connection go, and the encoder stops encoding."""
-    with running(make_config(port, session_timeout_s=2, post_session_timeout_s=1)) as s:
+    unprepared; shared: the anchored media stays, idle), its session and connection go, and
+    the encoder stops encoding."""
+    anchored = int(fanout == "shared")
+    cfg = make_config(port, session_timeout_s=2, post_session_timeout_s=1, fanout=fanout)
+    with running(cfg) as s:
         rtsp, enc = s.rtsp, s.encoder
         assert rtsp is not None and enc is not None
         clients.raw_reset_session(s.config.rtsp.url())
-        assert wait_for(lambda: rtsp.feeds == 0, 5), "feed of a vanished client kept"
+        assert wait_for(lambda: rtsp.feeds == anchored, 5), "feed of a vanished client kept"
         assert wait_for(lambda: rtsp.sessions == 0 and rtsp.clients == 0, 10)
-        assert rtsp.medias_released == rtsp.medias_configured
+        assert rtsp.medias_released == rtsp.medias_configured - anchored
+        assert wait_for(lambda: not enc.wanted, 10), "still wanted by nobody"
         out = enc.frames_out
         time.sleep(0.5)
         assert enc.frames_out == out, "still encoding for nobody"
@@ -164,10 +191,13 @@ def test_5_no_glib_callback_per_frame_or_per_client(
     assert calls == started, f"callbacks scheduled while streaming: {calls[len(started) :]}"
 
 
-def test_6_no_state_shared_between_clients(port: int) -> None:
+@pytest.mark.parametrize("fanout", FANOUTS)
+def test_6_no_state_shared_between_clients(port: int, fanout: str) -> None:
     """One client churning (and one frozen) does not disturb another: each client has its
-    own feed and its own counters, and the watcher keeps every frame."""
-    with running(make_config(port, session_timeout_s=3, post_session_timeout_s=1)) as s:
+    own feed and its own counters (shared fan-out: one feed by design, and the frozen
+    client must not hold up the one sending thread), and the watcher keeps every frame."""
+    cfg = make_config(port, session_timeout_s=3, post_session_timeout_s=1, fanout=fanout)
+    with running(cfg) as s:
         url = s.config.rtsp.url()
         result: dict = {}
         t = threading.Thread(target=lambda: result.update(f=decode_frames(url, 4.0, 320, 240)))
@@ -177,7 +207,7 @@ def test_6_no_state_shared_between_clients(port: int) -> None:
         frozen.setup_tcp(frozen.control_url(frozen.describe().body))
         frozen.play_until_idr()  # then never reads again
         feeds = list(s.rtsp._feed_list)  # type: ignore[union-attr]
-        assert len({id(f) for f in feeds}) == len(feeds) == 2
+        assert len({id(f) for f in feeds}) == len(feeds) == (1 if fanout == "shared" else 2)
         for i in range(8):
             (clients.raw_reset_session, clients.raw_teardown_session)[i % 2](url)
         t.join(30)

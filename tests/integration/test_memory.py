@@ -12,11 +12,12 @@ import time
 import psutil
 import pytest
 
+from camera_streaming.config import FANOUTS
 from camera_streaming.gst.rtsp import RtspServer
 from camera_streaming.memory import growth_after
 from camera_streaming.stats import allocator_in_use
 from camera_streaming.testing.clients import RAW_MIX
-from camera_streaming.testing.soak import Churn, Sampler, wait_idle
+from camera_streaming.testing.soak import Churn, Sampler, idle_medias, wait_idle
 from fakes import make_config, running
 
 pytestmark = pytest.mark.integration
@@ -46,8 +47,10 @@ def in_process_figures(streamer) -> callable:  # type: ignore[valid-type]
     return figures
 
 
-def heap_kb_per_session(port: int) -> tuple[float, dict, dict]:
-    cfg = make_config(port, 320, 240, 30, session_timeout_s=2, post_session_timeout_s=1)
+def heap_kb_per_session(port: int, fanout: str = "per-client") -> tuple[float, dict, dict]:
+    cfg = make_config(
+        port, 320, 240, 30, session_timeout_s=2, post_session_timeout_s=1, fanout=fanout
+    )
     with running(cfg) as s:
         figures = in_process_figures(s)
         churn = Churn(s.config.rtsp.url(), RAW_MIX, concurrency=4)
@@ -55,7 +58,7 @@ def heap_kb_per_session(port: int) -> tuple[float, dict, dict]:
         sampler.start()
         churn.run(WARMUP)
         churn.run(SESSIONS)
-        idle = wait_idle(figures, 0, 15)
+        idle = wait_idle(figures, 0, 15, fanout)
         time.sleep(1)
         sampler.stop()
     rows = sampler.rows
@@ -64,10 +67,12 @@ def heap_kb_per_session(port: int) -> tuple[float, dict, dict]:
     return g.slope * 1000, idle, rows[-1]
 
 
-def test_short_soak_heap_flat_per_session(port: int) -> None:
+@pytest.mark.parametrize("fanout", FANOUTS)
+def test_short_soak_heap_flat_per_session(port: int, fanout: str) -> None:
     t0 = time.monotonic()
-    kb, idle, last = heap_kb_per_session(port)
-    assert idle["rtsp_sessions"] == 0 and idle["clients"] == 0 and idle["medias"] == 0
+    kb, idle, last = heap_kb_per_session(port, fanout)
+    assert idle["rtsp_sessions"] == 0 and idle["clients"] == 0
+    assert idle["medias"] == idle_medias(fanout, 0)
     assert idle["connected"] == idle["closed"]
     print(f"heap growth after warm-up: {kb:.2f} KB/session")
     assert kb < LIMIT_KB_PER_SESSION, f"heap grows {kb:.1f} KB/session"

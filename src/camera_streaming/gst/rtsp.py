@@ -1,9 +1,14 @@
-"""The RTSP server: gst-rtsp-server with a light, non-shared media per client fed from the one
-encoder.
+"""The RTSP server: gst-rtsp-server with light medias (`appsrc ! rtph264pay`) fed with the one
+encoder's access units, in one of two fan-outs (`--fanout`, docs/rtsp.md):
 
-Why not one shared media: stock gst-rtsp-server 1.22.0 aborts in `gst_rtsp_media_get_rates`
-under concurrent client churn with a shared media (GSTREAMER_NOTES 17). A media per client
-survives it; each is only `appsrc ! rtph264pay`, fed with the encoder's access units.
+  per-client  a media per client: each has its own streaming and sending threads.
+  shared      one media for every client, built and prepared by the server itself at start
+              (the "anchor") and held prepared until stop, so the clients never tear it down:
+              one streaming and one sending thread for all clients.
+
+Why the anchor: stock gst-rtsp-server 1.22.0 aborts in `gst_rtsp_media_get_rates` under
+concurrent client churn when a shared media is torn down by its last client while another
+joins (GSTREAMER_NOTES 17). Held prepared, it is never torn down; churn tests cover both modes.
 
 A client's feed goes through these states (`ClientFeed.state`):
   PRIMING   media configured (DESCRIBE): the next IDR is pushed so the media can preroll
@@ -41,7 +46,7 @@ CLIENT_THREADS = -1  # gst-rtsp-server thread pool: -1 = a thread per client con
 
 
 class ClientState:
-    """What the server remembers of one RTSP connection (GLib thread only)."""
+    """What the server remembers of one RTSP connection (its own and the GLib thread)."""
 
     __slots__ = ("connected_at", "had_session", "idle_since", "played", "acked", "acked_at")
 
@@ -49,7 +54,7 @@ class ClientState:
         self.connected_at = connected_at
         self.had_session = False
         self.idle_since: float | None = None
-        self.played = False  # sent PLAY: data flows to it
+        self.played = False  # sent PLAY and no TEARDOWN since: data flows to it
         self.acked = -1  # TCP bytes the peer acknowledged at `acked_at`
         self.acked_at = connected_at
 
@@ -67,6 +72,14 @@ class ClientFeed:
         self.state = PRIMING
         self.pushed = 0
         self.dropped = 0
+
+
+class SharedMediaFactory(GstRtspServer.RTSPMediaFactory):
+    """A shared factory that maps every URL of its mount to one media: the default key has the
+    query string in it, so `.../stream?x` would build a second media that nothing anchors."""
+
+    def do_gen_key(self, _url: Any) -> str:
+        return "anchored"
 
 
 def check_port_free(address: str, port: int) -> None:
@@ -97,6 +110,10 @@ class RtspServer:
         self._factory: Any = None
         self._attach_id = 0
         self._cleanup_id = 0
+        self._shared = rtsp.fanout == "shared"
+        self._anchor: Any = None  # the prepared shared media (shared fan-out)
+        self._anchoring: threading.Thread | None = None
+        self._last_play = float("-inf")
         self._queue_bytes = client_queue_bytes(video)
         self._clock = Gst.SystemClock.obtain()  # the clock every media pipeline runs on
         self.clients_connected = 0
@@ -124,9 +141,9 @@ class RtspServer:
         pool = server.get_session_pool()
         if self.cfg.max_clients:
             pool.set_max_sessions(self.cfg.max_clients)
-        factory = GstRtspServer.RTSPMediaFactory()
+        factory = SharedMediaFactory() if self._shared else GstRtspServer.RTSPMediaFactory()
         factory.set_launch(client_media_launch(self.video))
-        factory.set_shared(False)
+        factory.set_shared(self._shared)
         auth = make_auth(self.cfg.auth, dict(self.cfg.users), self.cfg.tls_cert, self.cfg.tls_key)
         if auth is not None:
             server.set_auth(auth)
@@ -146,7 +163,9 @@ class RtspServer:
         self._cleanup_id = GLib.timeout_add_seconds(CLEANUP_INTERVAL_S, self._on_cleanup_timer)
         self._server, self._factory = server, factory
         self.encoder.add_consumer(self)
-        log.info("RTSP server listening at %s", self.cfg.url())
+        if self._shared:
+            self._start_anchor()
+        log.info("RTSP server listening at %s (%s fan-out)", self.cfg.url(), self.cfg.fanout)
 
     def stop(self) -> None:
         """Stop accepting, close every client and session, forget every feed."""
@@ -176,7 +195,11 @@ class RtspServer:
         server.get_mount_points().remove_factory(self.cfg.path)
         with self._lock:
             self._clients.clear()
+            anchoring = self._anchoring
         self._server = self._factory = None
+        if anchoring is not None:
+            anchoring.join(10)
+        self._release_anchor()
 
     # -- figures -----------------------------------------------------------------------------
     @property
@@ -261,6 +284,9 @@ class RtspServer:
     def _on_media_unprepared(self, media: Any) -> None:
         self.medias_released += 1
         self._drop_feed(media.get_element().get_name())
+        with self._lock:
+            if media is self._anchor:  # an error tore it down: the cleanup timer re-anchors
+                self._anchor = None
 
     def _drop_feed(self, key: str) -> None:
         with self._lock:
@@ -277,6 +303,7 @@ class RtspServer:
         client.connect("closed", self._on_client_closed)
         client.connect("new-session", self._on_new_session)
         client.connect("pre-play-request", self._on_pre_play_request)
+        client.connect("teardown-request", self._on_teardown_request)
 
     def _on_client_closed(self, client: Any) -> None:
         self.clients_closed += 1
@@ -291,28 +318,90 @@ class RtspServer:
             state.had_session = True
 
     def _on_pre_play_request(self, client: Any, ctx: Any) -> Any:
+        media = ctx.media
+        with self._lock:
+            self._last_play = time.monotonic()
+            state = self._clients.get(client)
+            if state is not None:
+                state.played = True
+            feed = self._feeds.get(media.get_element().get_name()) if media is not None else None
+            # A shared media already live keeps flowing to the others; the IDR asked for
+            # below lets the newcomer start decoding.
+            if feed is not None and not (self._shared and feed.state == LIVE):
+                feed.state = WAIT_KEY
+        if feed is not None:
+            self._request_keyframe()
+        return GstRtsp.RTSPStatusCode.OK
+
+    def _on_teardown_request(self, client: Any, _ctx: Any) -> None:
         state = self._clients.get(client)
         if state is not None:
-            state.played = True
-        media = ctx.media
-        if media is not None:
-            with self._lock:
-                feed = self._feeds.get(media.get_element().get_name())
-                if feed is not None:
-                    feed.state = WAIT_KEY
-            if feed is not None:
-                self._request_keyframe()
-        return GstRtsp.RTSPStatusCode.OK
+            state.played = False
 
     def _request_keyframe(self) -> None:
         self.keyframe_requests += 1
         self.encoder.request_keyframe()
 
+    # -- the shared media's anchor -------------------------------------------------------------
+    def _start_anchor(self) -> None:
+        """Build and prepare the shared media in a worker thread: `prepare()` blocks until the
+        media prerolls on an IDR that the encoder thread delivers, with its bus served by the
+        GLib thread, so it can run on neither (from the GLib thread it fails)."""
+        with self._lock:
+            if self._anchoring is not None or self._anchor is not None:
+                return
+            self._anchoring = threading.Thread(
+                target=self._anchor_shared_media, name="rtsp-anchor", daemon=True
+            )
+            self._anchoring.start()
+
+    def _anchor_shared_media(self) -> None:
+        try:
+            factory = self._factory
+            res, url = GstRtsp.RTSPUrl.parse(f"rtsp://127.0.0.1:{self.cfg.port}{self.cfg.path}")
+            media = factory.construct(url) if factory and res == GstRtsp.RTSPResult.OK else None
+            if media is None or not media.prepare(None):
+                log.warning("could not prepare the shared RTSP media; retrying")
+                return
+            with self._lock:
+                stopped = self._server is None
+                if not stopped:
+                    self._anchor = media
+            if stopped:
+                media.unprepare()
+            else:
+                log.debug("shared RTSP media prepared")
+        finally:
+            with self._lock:
+                self._anchoring = None
+
+    def _release_anchor(self) -> None:
+        with self._lock:
+            media, self._anchor = self._anchor, None
+        if media is not None:
+            media.unprepare()
+
+    def _idle_shared_feed(self, now: float) -> None:
+        """Shared fan-out: once no client plays (none has sent PLAY without a TEARDOWN since,
+        and none did in the last few seconds), stop pushing so that the encoder can stop; the
+        next PLAY asks for an IDR and starts it again."""
+        with self._lock:
+            if now - self._last_play < 5 or any(c.played for c in self._clients.values()):
+                return
+            for feed in self._feed_list:
+                if feed.state in (LIVE, WAIT_KEY):
+                    feed.state = PRIMED
+
     def _on_cleanup_timer(self) -> bool:
         server = self._server
         if server is not None:
             server.get_session_pool().cleanup()
-            self._close_idle_clients(time.monotonic())
+            now = time.monotonic()
+            self._close_idle_clients(now)
+            if self._shared:
+                self._idle_shared_feed(now)
+                if self._anchor is None:
+                    self._start_anchor()
         return True
 
     def _close_idle_clients(self, now: float) -> None:

@@ -284,13 +284,20 @@ def settled_threads(pid: int, wait_s: float = POOL_IDLE_S) -> Counter[str]:
     return thread_names(pid)
 
 
-def wait_idle(figures: Figures, watchers: int, timeout: float) -> dict:
+def idle_medias(fanout: str, watchers: int) -> int:
+    """Client medias alive with only `watchers` clients: one per client, or the one anchored
+    shared media whatever the number of clients."""
+    return 1 if fanout == "shared" else watchers
+
+
+def wait_idle(figures: Figures, watchers: int, timeout: float, fanout: str = "per-client") -> dict:
     """Wait until only `watchers` clients remain (sessions, clients, medias)."""
     deadline = time.monotonic() + timeout
+    medias = idle_medias(fanout, watchers)
     f = figures()
     while time.monotonic() < deadline:
         f = figures()
-        if f["rtsp_sessions"] <= watchers and f["clients"] <= watchers and f["medias"] <= watchers:
+        if f["rtsp_sessions"] <= watchers and f["clients"] <= watchers and f["medias"] <= medias:
             return f
         time.sleep(0.5)
     return f
