@@ -27,6 +27,7 @@ from .servers import (  # noqa: E402
     NAIVE_APPSRC,
     OURS,
     OURS_NATIVE,
+    OURS_NATIVE_SHARED,
     Video,
 )
 
@@ -92,7 +93,7 @@ def join_section(args: argparse.Namespace, progress: Progress) -> list[report.Ro
     progress(f"join time: {args.join_tries} tries each, {video.label}")
     joins = {
         kind: measure.join_times(kind, video, args.join_tries, progress=progress)
-        for kind in (C_BASELINE, OURS, OURS_NATIVE)
+        for kind in (C_BASELINE, OURS, OURS_NATIVE, OURS_NATIVE_SHARED)
     }
     return report.join_rows(joins)
 

@@ -12,7 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .measure import Joins, Latency, Load, p95
-from .servers import C_BASELINE, NAIVE_APPSRC, OURS, OURS_HOOK, OURS_NATIVE, Video
+from .servers import (
+    C_BASELINE,
+    NAIVE_APPSRC,
+    OURS,
+    OURS_HOOK,
+    OURS_HOOK_SHARED,
+    OURS_NATIVE,
+    OURS_NATIVE_SHARED,
+    OURS_SHARED,
+    Video,
+)
 
 
 @dataclass(frozen=True)
@@ -52,8 +62,11 @@ def median_loads(loads: list[Load]) -> dict[tuple[str, int], Load]:
 # Against the C baseline: frames that need no hook (a gst: source, no Python per frame) at most
 # 1.05x; frames through the NumPy path (our test pattern, with or without a hook) at most
 # 1.25x. Against the naive appsrc server (the same NumPy frames) the ratio is shown, not judged.
-CPU_TARGETS = {OURS_NATIVE: 1.05, OURS: 1.25, OURS_HOOK: 1.25}
-MINE = (OURS_NATIVE, OURS, OURS_HOOK)
+CPU_TARGETS = {
+    OURS_NATIVE: 1.05, OURS_NATIVE_SHARED: 1.05, OURS: 1.25, OURS_SHARED: 1.25,
+    OURS_HOOK: 1.25, OURS_HOOK_SHARED: 1.25,
+}  # fmt: skip
+MINE = tuple(CPU_TARGETS)
 
 
 def _clients(n: int) -> str:
@@ -72,7 +85,7 @@ def fanout_rows(loads: list[Load], video: Video) -> list[Row]:
                 continue
             for base_kind in (C_BASELINE, NAIVE_APPSRC):
                 base = m.get((base_kind, n))
-                if base is None or (kind == OURS_NATIVE and base_kind == NAIVE_APPSRC):
+                if base is None or (kind.startswith(OURS_NATIVE) and base_kind == NAIVE_APPSRC):
                     continue  # the naive server draws NumPy frames: not the native's content
                 ratio = us.cpu_pct / base.cpu_pct if base.cpu_pct else None
                 limit = CPU_TARGETS[kind] if base_kind == C_BASELINE else None

@@ -29,7 +29,14 @@ NAIVE_APPSRC = "naive-appsrc"
 OURS = "ours"
 OURS_HOOK = "ours+hook"
 OURS_NATIVE = "ours-native"  # --source gst:videotestsrc pattern=ball: the C baseline's frames
-KINDS = (C_BASELINE, NAIVE_APPSRC, OURS_NATIVE, OURS, OURS_HOOK)
+SHARED = "/shared"  # suffix: the same server with --fanout shared (one media for all clients)
+OURS_NATIVE_SHARED, OURS_SHARED, OURS_HOOK_SHARED = (
+    OURS_NATIVE + SHARED, OURS + SHARED, OURS_HOOK + SHARED
+)  # fmt: skip
+KINDS = (
+    C_BASELINE, NAIVE_APPSRC, OURS_NATIVE, OURS_NATIVE_SHARED, OURS, OURS_SHARED, OURS_HOOK,
+    OURS_HOOK_SHARED,
+)  # fmt: skip
 NATIVE_SOURCE = "gst:videotestsrc is-live=true pattern=ball"
 # (kind, what happened) for every server that died or exited with an error in this run.
 CRASHES: list[tuple[str, str]] = []
@@ -78,6 +85,7 @@ def server_command(kind: str, video: Video, port: int) -> list[str]:
         return [str(build_c_baseline()), str(port), *size]
     if kind == NAIVE_APPSRC:
         return [sys.executable, str(ROOT / "bench" / "naive_appsrc.py"), str(port), *size]
+    kind, shared, _ = kind.partition(SHARED)
     source = NATIVE_SOURCE if kind == OURS_NATIVE else "test"
     cmd = [sys.executable, "-m", "camera_streaming", "--source", source, "--bind", "127.0.0.1"]
     cmd += ["--port", str(port), "--width", size[0], "--height", size[1], "--fps", size[2]]
@@ -87,7 +95,7 @@ def server_command(kind: str, video: Video, port: int) -> list[str]:
         cmd += ["--hook", f"{HOOK}:draw"]
     elif kind not in (OURS, OURS_NATIVE):
         raise ValueError(kind)
-    return cmd
+    return cmd + (["--fanout", "shared"] if shared else [])
 
 
 class Server:

@@ -14,7 +14,14 @@ sys.path.insert(0, str(ROOT))
 
 from bench import __main__ as bench_main  # noqa: E402
 from bench import measure, report  # noqa: E402
-from bench.servers import C_BASELINE, OURS, OURS_NATIVE, Video, build_c_baseline  # noqa: E402
+from bench.servers import (  # noqa: E402
+    C_BASELINE,
+    OURS,
+    OURS_NATIVE,
+    OURS_NATIVE_SHARED,
+    Video,
+    build_c_baseline,
+)
 
 pytestmark = pytest.mark.integration
 TINY = Video(320, 240, 30)
@@ -23,7 +30,7 @@ TINY = Video(320, 240, 30)
 def test_bench_smoke(tmp_path: Path) -> None:
     assert build_c_baseline().exists()
     loads = []
-    for kind in (C_BASELINE, OURS, OURS_NATIVE):
+    for kind in (C_BASELINE, OURS, OURS_NATIVE, OURS_NATIVE_SHARED):
         loads += measure.fanout(kind, TINY, (1,), window_s=1.0, settle_s=0.5, progress=print)
     assert all(x.cpu_pct > 0 and x.rss_mb > 0 and x.fps_min > 10 for x in loads)
 
