@@ -30,6 +30,7 @@ def test_defaults_follow_the_seed() -> None:
         ({}, {"path": "/a b"}, "path"),
         ({}, {"bind": "localhost:1"}, "bind"),
         ({}, {"max_clients": -1}, "max-clients"),
+        ({}, {"fanout": "tee"}, "fanout"),
     ],
 )
 def test_invalid_values_name_their_field(video: dict, rtsp: dict, field: str) -> None:

@@ -149,6 +149,7 @@ def test_bad_toml_and_missing_file_name_the_file(tmp_path: Path) -> None:
         ("rtsp.path", "stream", "--path", "CAMERA_STREAMING_PATH"),
         ("rtsp.bind", "nowhere", "--bind", "CAMERA_STREAMING_BIND"),
         ("rtsp.max_clients", -1, "--max-clients", "CAMERA_STREAMING_MAX_CLIENTS"),
+        ("rtsp.fanout", "tee", "--fanout", "CAMERA_STREAMING_FANOUT"),
         ("rtsp.session_timeout", 0, "--session-timeout", "CAMERA_STREAMING_SESSION_TIMEOUT"),
         ("source.spec", "webcam", "--source", "CAMERA_STREAMING_SOURCE"),
         ("http.port", 70000, "--http-port", "CAMERA_STREAMING_HTTP_PORT"),
