@@ -21,12 +21,8 @@ client went away): no reference to a dead media or appsrc is kept (GSTREAMER_NOT
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import socket
-import struct
-import termios
 import threading
 import time
 from typing import Any
@@ -36,6 +32,7 @@ from ..errors import PortInUseError
 from .auth import allow_viewers, make_auth
 from .encoder import H264Encoder
 from .launch import client_media_launch, client_queue_bytes
+from .rtsp_clients import ClientState, shutdown_client, stopped_reading
 from .runtime import GLib, Gst, GstRtsp, GstRtspServer, init
 
 log = logging.getLogger(__name__)
@@ -43,20 +40,6 @@ log = logging.getLogger(__name__)
 PRIMING, PRIMED, WAIT_KEY, LIVE = "priming", "primed", "wait-key", "live"
 CLEANUP_INTERVAL_S = 2
 CLIENT_THREADS = -1  # gst-rtsp-server thread pool: -1 = a thread per client connection
-
-
-class ClientState:
-    """What the server remembers of one RTSP connection (its own and the GLib thread)."""
-
-    __slots__ = ("connected_at", "had_session", "idle_since", "played", "acked", "acked_at")
-
-    def __init__(self, connected_at: float) -> None:
-        self.connected_at = connected_at
-        self.had_session = False
-        self.idle_since: float | None = None
-        self.played = False  # sent PLAY and no TEARDOWN since: data flows to it
-        self.acked = -1  # TCP bytes the peer acknowledged at `acked_at`
-        self.acked_at = connected_at
 
 
 class ClientFeed:
@@ -411,7 +394,7 @@ class RtspServer:
         with self._lock:
             clients = list(self._clients.items())
         for client, state in clients:
-            if state.played and self._stopped_reading(client, state, now):
+            if state.played and stopped_reading(client, state, now, self.cfg.session_timeout_s):
                 # Over TCP a session never expires while its connection is open, and
                 # gst-rtsp-server drops what does not fit the client's backlog: without this, a
                 # client that stops reading would be kept forever.
@@ -430,62 +413,6 @@ class RtspServer:
             if now - state.idle_since >= limit:
                 self.idle_closed += 1
                 shutdown_client(client)
-
-    def _stopped_reading(self, client: Any, state: ClientState, now: float) -> bool:
-        """True when data waits in the client's socket but the peer has acknowledged nothing
-        for `session_timeout_s` (its receive window stays closed)."""
-        conn = client.get_connection()
-        sock = conn.get_read_socket() if conn is not None else None
-        if sock is None or sock.is_closed():
-            return False
-        progress = tcp_progress(sock.get_fd())
-        if progress is None:
-            return False
-        acked, unsent = progress
-        if acked != state.acked or unsent == 0:
-            state.acked, state.acked_at = acked, now
-            return False
-        return now - state.acked_at >= self.cfg.session_timeout_s
-
-
-def shutdown_client(client: Any) -> None:
-    """Close a client from outside its own thread by shutting its socket down: its thread then
-    sees the connection end and closes it the normal way. (`client.close()` from another thread
-    while the client reads a request left its watch spinning forever on 1.22.0, logging
-    `g_pollable_input_stream_read_nonblocking: assertion failed` - docs/faults.md.)"""
-    conn = client.get_connection()
-    sock = conn.get_read_socket() if conn is not None else None
-    if sock is None or sock.is_closed():
-        return
-    try:
-        dup = socket.socket(fileno=os.dup(sock.get_fd()))
-    except OSError:
-        return
-    try:
-        dup.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    finally:
-        dup.close()
-
-
-def tcp_progress(fd: int) -> tuple[int, int] | None:
-    """(bytes the peer acknowledged, bytes waiting in the send queue) of a TCP socket, from
-    Linux `TCP_INFO` (tcpi_bytes_acked) and `SIOCOUTQ`; None where unavailable."""
-    try:
-        info = socket.socket(fileno=os.dup(fd))
-    except OSError:
-        return None
-    try:
-        raw = info.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 192)
-        unsent = struct.unpack("i", fcntl.ioctl(info.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
-    except OSError:
-        return None
-    finally:
-        info.close()
-    if len(raw) < 128:
-        return None
-    return struct.unpack_from("Q", raw, 120)[0], unsent
 
 
 def _remove_all(*_args: Any) -> Any:
