@@ -149,15 +149,21 @@ def test_stalled_source_is_treated_as_lost(port: int) -> None:
     assert frames[-1][1] is not None and not is_slate(frames[-1][1])
 
 
+def watch_through_an_encoder_stall(s, url: str) -> tuple[list, float]:  # type: ignore[no-untyped-def]
+    """Watch for 8 s; 1.5 s in, make the encoder stop producing. (frames, when it stalled)."""
+    frames, t = watch(url, 8.0)
+    time.sleep(1.5)
+    assert s.encoder is not None
+    s.encoder._inject_stall()
+    stalled_at = time.monotonic()
+    t.join(30)
+    return frames, stalled_at
+
+
 def test_stalled_encoder_is_rebuilt_and_the_client_keeps_playing(port: int) -> None:
     cfg = replace(make_config(port, W, H, FPS), recovery=RecoveryConfig(stall_timeout_s=1.0))
     with running(cfg) as s:
-        frames, t = watch(cfg.rtsp.url(), 8.0)
-        time.sleep(1.5)
-        assert s.encoder is not None
-        s.encoder._inject_stall()
-        stalled_at = time.monotonic()
-        t.join(30)
+        frames, stalled_at = watch_through_an_encoder_stall(s, cfg.rtsp.url())
         assert s.faults.encoder_stalls == 1 and s.encoder.rebuilds == 1, s.faults
     after = [ts for ts, _ in frames if ts > stalled_at + 4.5]
     assert len(after) >= FPS, len(after)  # the same session plays again after the rebuild
@@ -179,12 +185,7 @@ def test_encoder_watchdog_also_guards_frames_pushed_from_python(port: int) -> No
         t_push = threading.Thread(target=pusher, name="pusher")
         t_push.start()
         try:
-            frames, t = watch(cfg.rtsp.url(), 8.0)
-            time.sleep(1.5)
-            assert s.encoder is not None
-            s.encoder._inject_stall()
-            stalled_at = time.monotonic()
-            t.join(30)
+            frames, stalled_at = watch_through_an_encoder_stall(s, cfg.rtsp.url())
         finally:
             stop.set()
             t_push.join()
