@@ -238,7 +238,8 @@ def main() -> int:
         r = g[key]
         print(
             f"{key}: {r['start']:.2f} -> {r['end']:.2f} MB ({r['delta_mb']:+.2f} MB), "
-            f"slope {r['kb_per_session']:.3f} KB/session, {r['mb_per_hour']:.3f} MB/hour"
+            f"slope {r['kb_per_session']:.3f} KB/session, {r['mb_per_hour']:.3f} MB/hour "
+            f"(least squares; median of pairwise slopes: {r['mb_per_hour_median']:.3f})"
         )
     if names_after != names_before:
         more, fewer = names_after - names_before, names_before - names_after

@@ -34,6 +34,26 @@ def linear_slope(xs: Sequence[float], ys: Sequence[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var
 
 
+def median_slope(xs: Sequence[float], ys: Sequence[float], max_points: int = 400) -> float:
+    """Theil-Sen slope: the median of the slopes between every pair of samples (evenly thinned
+    to `max_points` first). Unlike least squares it is not tipped by a few minutes of
+    samples lifted by a transient (another job loading the machine holds one more frame in
+    flight: +3 MB at 1080p). 0.0 with fewer than two distinct xs."""
+    n = min(len(xs), len(ys))
+    step = max(1, -(-n // max_points))
+    pts = list(zip(xs[:n:step], ys[:n:step]))
+    slopes = sorted(
+        (y2 - y1) / (x2 - x1)
+        for i, (x1, y1) in enumerate(pts)
+        for x2, y2 in pts[i + 1 :]
+        if x2 != x1
+    )
+    if not slopes:
+        return 0.0
+    mid = len(slopes) // 2
+    return slopes[mid] if len(slopes) % 2 else (slopes[mid - 1] + slopes[mid]) / 2
+
+
 @dataclass(frozen=True)
 class Growth:
     """Growth of one series after warm-up: `delta` end minus warm-up, `slope` per unit of x."""
