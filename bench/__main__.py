@@ -183,7 +183,7 @@ bitrate=2000 key-int-max=fps bframes=0).
 
 ## Commands
 
-- `make bench` (`.venv/bin/python -m bench`): everything, about 10 minutes, progress on stderr.
+- `make bench` (`.venv/bin/python -m bench`): everything, about 18 minutes, progress on stderr.
 - `python -m bench --only cpu join latency ceiling`, `--rounds`, `--window`, `--size`,
   `--clients`, ...: see `python -m bench --help`. `--quick --no-write`: a one-minute smoke
   run; `make test` runs a 15 s one (`tests/integration/test_bench_smoke.py`).
@@ -202,7 +202,9 @@ bitrate=2000 key-int-max=fps bframes=0).
   `python -m camera_streaming --source 'gst:videotestsrc is-live=true pattern=ball'`: the C
   baseline's frames, no hook, so no Python per frame (docs/sources.md). `ours` is
   `--source test` (our NumPy pattern: the NumPy frame path without a hook); `ours+hook` adds
-  `--hook examples/hook_draw_time.py:draw`.
+  `--hook examples/hook_draw_time.py:draw`. Each of the three also runs with
+  `--fanout shared` (`.../shared`: one media for every client, docs/rtsp.md) beside the
+  default per-client media.
 - **Targets** (issue 7): against C, frames that need no hook (`ours-native`) at most 1.05x
   and frames through the NumPy path (`ours`, `ours+hook`) at most 1.25x; 32 clients at most
   1.5x the CPU of 1 client, every client at full rate. The C server's own CPU hardly moves
