@@ -233,6 +233,11 @@ class H264Encoder:
             del view
         finally:
             buf.unmap(info)
+        # Stamp it here, as do-timestamp would: appsrc stamps an unstamped buffer with
+        # make_writable(), and while our reference is alive that copies it; the pool then
+        # sees its memory shared, frees the buffer and allocates a new frame for the next
+        # push (a 3 MB malloc+free per 1080p frame, resident between trims).
+        buf.pts = buf.dts = appsrc.get_current_running_time()
         ret = appsrc.push_buffer(buf)
         if ret != Gst.FlowReturn.OK:
             self.dropped += 1
