@@ -56,11 +56,13 @@ def median_slope(xs: Sequence[float], ys: Sequence[float], max_points: int = 400
 
 @dataclass(frozen=True)
 class Growth:
-    """Growth of one series after warm-up: `delta` end minus warm-up, `slope` per unit of x."""
+    """Growth of one series after warm-up: `delta` end minus warm-up, `slope` per unit of x
+    (least squares), `median_slope` the same by Theil-Sen."""
 
     start: float
     end: float
     slope: float
+    median_slope: float = 0.0
 
     @property
     def delta(self) -> float:
@@ -77,10 +79,12 @@ def growth_after(
         raise ValueError("not enough samples after warm-up")
     head = sorted(y for _, y in pairs[:tail])
     last = sorted(y for _, y in pairs[-tail:])
+    after_x, after_y = [x for x, _ in pairs], [y for _, y in pairs]
     return Growth(
         start=head[len(head) // 2],
         end=last[len(last) // 2],
-        slope=linear_slope([x for x, _ in pairs], [y for _, y in pairs]),
+        slope=linear_slope(after_x, after_y),
+        median_slope=median_slope(after_x, after_y),
     )
 
 

@@ -18,6 +18,7 @@ from test_cli import _start
 from camera_streaming.config import FANOUTS
 from camera_streaming.testing import clients
 from camera_streaming.testing.rtsp_probe import RtspProbe, RtspProbeError
+from camera_streaming.testing.soak import idle_medias
 from fakes import decode_frames, make_config, running
 
 pytestmark = pytest.mark.integration
@@ -74,7 +75,7 @@ def wait_for(cond: Callable[[], bool], timeout: float) -> bool:
 def test_concurrent_churn_keeps_healthy_client_and_frees_everything(port: int, fanout: str) -> None:
     """Shared fan-out: the one media is anchored (prepared by the server) and must survive."""
     proc = psutil.Process()
-    anchored = int(fanout == "shared")
+    anchored = idle_medias(fanout, 0)  # shared: the one anchored media stays
     cfg = make_config(
         port, 320, 240, 30, session_timeout_s=3, post_session_timeout_s=1, fanout=fanout
     )
@@ -123,7 +124,7 @@ def test_concurrent_churn_keeps_healthy_client_and_frees_everything(port: int, f
 @pytest.mark.parametrize("fanout", FANOUTS)
 def test_fifty_connect_disconnect_cycles_leave_nothing_behind(port: int, fanout: str) -> None:
     proc = psutil.Process()
-    anchored = int(fanout == "shared")
+    anchored = idle_medias(fanout, 0)  # shared: the one anchored media stays
     cfg = make_config(
         port, 320, 240, 30, session_timeout_s=2, post_session_timeout_s=1, fanout=fanout
     )

@@ -21,6 +21,7 @@ from camera_streaming.gst.runtime import GLib, Gst
 from camera_streaming.stats import allocator_in_use
 from camera_streaming.testing import clients
 from camera_streaming.testing.rtsp_probe import RtspProbe
+from camera_streaming.testing.soak import idle_medias
 from fakes import decode_frames, make_config, running
 
 pytestmark = pytest.mark.integration
@@ -175,7 +176,7 @@ def test_4_vanished_client_is_cleaned_up(port: int, fanout: str) -> None:
     """A client that disappears mid-stream (no TEARDOWN): its media is released (FLUSHING /
     unprepared; shared: the anchored media stays, idle), its session and connection go, and
     the encoder stops encoding."""
-    anchored = int(fanout == "shared")
+    anchored = idle_medias(fanout, 0)  # shared: the one anchored media stays
     cfg = make_config(port, session_timeout_s=2, post_session_timeout_s=1, fanout=fanout)
     with running(cfg) as s:
         rtsp, enc = s.rtsp, s.encoder

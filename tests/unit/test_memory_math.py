@@ -17,6 +17,9 @@ def test_growth_after_warmup_uses_medians_and_slope() -> None:
     assert g.start == pytest.approx(70.2)
     assert g.end == pytest.approx(70.6)
     assert g.delta == pytest.approx(0.4)
+    # after warm-up: 0.1 per 10 x except the spike; Theil-Sen ignores it, least squares not
+    assert g.median_slope == pytest.approx(0.01)
+    assert abs(g.slope - 0.01) > 0.05
 
 
 def test_growth_needs_samples_after_warmup() -> None:

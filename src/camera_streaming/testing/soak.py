@@ -22,7 +22,7 @@ from typing import Callable
 
 import psutil
 
-from ..memory import growth_after, median_slope
+from ..memory import growth_after
 from .clients import MIX
 
 FIELDS = (
@@ -329,14 +329,13 @@ def growth_report(rows: list[dict], warmup_sessions: int, by: str = "sessions_do
         ys = [r[key] for r in rows]
         g_s = growth_after(xs_sessions, ys, warmup_sessions)
         g_h = growth_after(xs_hours, ys, warm_t / 3600)
-        after = [(x, y) for x, y in zip(xs_hours, ys) if x >= warm_t / 3600]
         out[key] = {
             "start": g_s.start,
             "end": g_s.end,
             "delta_mb": g_s.delta,
             "kb_per_session": g_s.slope * 1000,
             "mb_per_hour": g_h.slope,
-            "mb_per_hour_median": median_slope([x for x, _ in after], [y for _, y in after]),
+            "mb_per_hour_median": g_h.median_slope,
         }
     return out
 
