@@ -128,7 +128,7 @@ def main() -> int:
     time.sleep(1.5)  # first stats line
     watchers = start_watchers(server.url, a.watchers)
     churn = Churn(server.url, list(MIX) if a.mix == "all" else RAW_MIX, a.concurrency, a.interval)
-    sampler = Sampler(server.figures, churn, a.sample_interval, f"{a.out}.csv")
+    sampler = Sampler(server.figures, churn, a.sample_interval, f"{a.out}.csv", rss=server.rss_mb)
     t_start = time.monotonic()
 
     def progress(row: dict) -> None:

@@ -11,6 +11,7 @@ import csv
 import glob
 import itertools
 import re
+import statistics
 import subprocess
 import sys
 import threading
@@ -122,6 +123,9 @@ class ServerProcess:
             time.sleep(0.1)
         raise RuntimeError("server did not start")
 
+    def rss_mb(self) -> float:
+        return float(self.ps.memory_info().rss) / 1e6
+
     def figures(self) -> dict:
         """Process figures now plus the last stats line; raises if stats lines stopped
         (a harness that reads nothing must not pass)."""
@@ -217,13 +221,29 @@ class Churn:
                 return
 
 
+RSS_READ_S = 1.0  # how often `Sampler` reads RSS between rows
+
+
 class Sampler:
-    """Samples figures every `interval_s` into rows (and a CSV file when given)."""
+    """Samples figures every `interval_s` into rows (and a CSV file when given).
+
+    With `rss` (a callable returning RSS in MB) the row's `rss_mb` is the median of readings
+    taken every second over the interval, not one reading at the row's instant. The server
+    trims the allocator every 30 s and RSS dips for a second or two after each trim (~0.3 MB
+    at 1080p) while the pages are faulted back; a 30-s sampler drifts in and out of phase with
+    that dip, which reads as a step of the dip's size (measured: docs/memory.md)."""
 
     def __init__(
-        self, figures: Figures, churn: Churn, interval_s: float, csv_path: str | None = None
+        self,
+        figures: Figures,
+        churn: Churn,
+        interval_s: float,
+        csv_path: str | None = None,
+        rss: Callable[[], float] | None = None,
     ) -> None:
         self.figures, self.churn, self.interval_s = figures, churn, interval_s
+        self.rss = rss
+        self._readings: list[float] = []
         self.rows: list[dict] = []
         self.t0 = time.monotonic()
         self._csv = open(csv_path, "w", newline="") if csv_path else None  # noqa: SIM115
@@ -243,6 +263,9 @@ class Sampler:
             "errors": len(self.churn.errors),
             **self.figures(),
         }
+        if self._readings:
+            row["rss_mb"] = statistics.median(self._readings)
+            self._readings = []
         self.rows.append(row)
         if self._writer and self._csv:
             self._writer.writerow({k: row.get(k) for k in FIELDS})
@@ -250,8 +273,20 @@ class Sampler:
         return row
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self.sample()
+        step = min(RSS_READ_S, self.interval_s) if self.rss is not None else self.interval_s
+        due = time.monotonic() + self.interval_s
+        while not self._stop.wait(max(0.0, min(step, due - time.monotonic()))):
+            if self.rss is not None:
+                self._read_rss()
+            if time.monotonic() >= due - 1e-3:
+                self.sample()
+                due += self.interval_s
+
+    def _read_rss(self) -> None:
+        try:
+            self._readings.append(self.rss())  # type: ignore[misc]
+        except (psutil.Error, OSError):
+            pass  # the process is exiting: the row keeps figures()' own reading
 
     def stop(self) -> None:
         self._stop.set()
