@@ -62,7 +62,7 @@ class Growth:
     start: float
     end: float
     slope: float
-    median_slope: float = 0.0
+    median_slope: float
 
     @property
     def delta(self) -> float:

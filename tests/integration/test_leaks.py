@@ -52,7 +52,7 @@ class _PoolDiscards:
 
     def __init__(self) -> None:
         self.count = 0
-        self._previous = Gst.debug_get_default_threshold()
+        self._was_active = Gst.debug_is_active()
         Gst.debug_add_log_function(self._log, None)
         Gst.debug_set_threshold_for_name("GST_PERFORMANCE", Gst.DebugLevel.DEBUG)
         Gst.debug_set_active(True)
@@ -63,7 +63,7 @@ class _PoolDiscards:
 
     def close(self) -> None:
         Gst.debug_unset_threshold_for_name("GST_PERFORMANCE")
-        Gst.debug_set_default_threshold(self._previous)
+        Gst.debug_set_active(self._was_active)
         Gst.debug_remove_log_function(self._log)
 
 

@@ -132,7 +132,7 @@ class ServerProcess:
         if time.monotonic() - self.latest_at > 5:
             raise RuntimeError(f"no stats line from the server for 5 s: {self.stderr_tail[-3:]}")
         with self.ps.oneshot():
-            rss = self.ps.memory_info().rss / 1e6
+            rss = self.rss_mb()
             fds, threads = self.ps.num_fds(), self.ps.num_threads()
         s = self.latest
         return {
@@ -263,9 +263,9 @@ class Sampler:
             "errors": len(self.churn.errors),
             **self.figures(),
         }
-        if self._readings:
-            row["rss_mb"] = statistics.median(self._readings)
-            self._readings = []
+        readings, self._readings = self._readings, []
+        if readings:
+            row["rss_mb"] = statistics.median(readings)
         self.rows.append(row)
         if self._writer and self._csv:
             self._writer.writerow({k: row.get(k) for k in FIELDS})
