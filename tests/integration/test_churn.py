@@ -79,12 +79,12 @@ def settled_baseline(s, proc: psutil.Process, anchored: int) -> tuple[int, int]:
         lambda: s.rtsp.sessions == 0 and s.rtsp.clients == 0 and s.rtsp.feeds == anchored, 15
     ), (s.rtsp.sessions, s.rtsp.clients, s.rtsp.feeds)
     readings: list[int] = []
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        readings = (readings + [proc.num_fds()])[-6:]
-        if len(readings) == 6 and len(set(readings)) == 1:
-            break
-        time.sleep(0.2)
+
+    def held_still() -> bool:  # six equal readings, 0.2 s apart (wait_for's period)
+        readings.append(proc.num_fds())
+        return len(readings) >= 6 and len(set(readings[-6:])) == 1
+
+    wait_for(held_still, 10)  # if it never settles, the test's own final checks decide
     return proc.num_fds(), proc.num_threads()
 
 
