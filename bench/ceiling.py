@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from camera_streaming.config import VideoConfig
-from camera_streaming.frames import FrameProcessor
+from camera_streaming.frames.processor import FrameProcessor
 from camera_streaming.gst.encoder import H264Encoder
 from camera_streaming.gst.launch import raw_caps, x264_properties
 from camera_streaming.gst.runtime import Gst, init

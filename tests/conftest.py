@@ -48,6 +48,6 @@ def _quiet_gst_debug(monkeypatch: pytest.MonkeyPatch) -> None:
 def _reap_servers() -> Iterator[None]:
     """A test that fails half-way must not leave its CLI server running."""
     yield
-    from fakes import reap_spawned
+    from support.fakes import reap_spawned
 
     reap_spawned()

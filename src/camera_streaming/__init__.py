@@ -15,8 +15,8 @@ from .errors import (
     PortInUseError,
     SourceError,
 )
-from .overlay import Track, draw_stream_overlay
-from .stats import OutputStatus
+from .frames.overlay import Track, draw_stream_overlay
+from .telemetry.stats import OutputStatus
 
 __version__ = "0.1.0"
 __all__ = [

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import Config, HttpConfig, OutputsConfig, RtspConfig, SourceSpec, VideoConfig
-from .frames import FrameHook
+from .config.model import Config, HttpConfig, OutputsConfig, RtspConfig, SourceSpec, VideoConfig
+from .frames.processor import FrameHook
 from .service import Streamer
-from .stats import Snapshot
+from .telemetry.stats import Snapshot
 
 
 class RtspStreamer:

@@ -12,12 +12,12 @@ from dataclasses import replace
 from typing import Any, NoReturn
 
 from . import __version__
-from .config import Config
+from .config.layers import Effective, add_flags, render
+from .config.layers import load as load_settings
+from .config.model import Config
 from .errors import CameraStreamingError, PipelineError
 from .logs import configure_logging
-from .memory import limit_arenas
-from .settings import Effective, add_flags, render
-from .settings import load as load_settings
+from .telemetry.memory import limit_arenas
 
 PROG = "camera-streaming"
 log = logging.getLogger("camera_streaming")
@@ -106,7 +106,7 @@ class _Signals:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["monitor"]:
-        from .monitor import main as monitor_main
+        from .telemetry.monitor import main as monitor_main
 
         return monitor_main(argv[1:])
     if argv[:1] == ["doctor"]:

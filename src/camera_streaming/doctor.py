@@ -16,10 +16,10 @@ import subprocess
 import sys
 from collections.abc import Callable, Collection
 
+from .config.layers import add_flags, load
 from .errors import CameraStreamingError
-from .gst.encoders import AUTO, ENCODERS, encoder_table, select_encoder
+from .gst.encoder_catalog import AUTO, ENCODERS, encoder_table, select_encoder
 from .gst.launch import ELEMENT_PACKAGES, client_elements
-from .settings import add_flags, load
 
 OK, MISSING, WARN = "ok", "MISSING", "warn"
 

@@ -20,15 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .capture import CaptureSupervisor, FaultCounters, join_threads
-from .config import Config, validate
+from .config.model import Config, validate
 from .errors import CameraStreamingError, PipelineError
-from .frames import FrameHook, FrameProcessor, LatestFrame, load_hook
-from .http import HttpServer
-from .notify import Notifier
-from .overlay import StatusOverlay
+from .frames.overlay import StatusOverlay
+from .frames.processor import FrameHook, FrameProcessor, LatestFrame, load_hook
 from .sources import FrameSource, open_source
-from .stats import (
+from .sources.supervisor import CaptureSupervisor, FaultCounters, join_threads
+from .telemetry.stats import (
     FpsMeter,
     MemoryHistory,
     Snapshot,
@@ -37,12 +35,14 @@ from .stats import (
     rss_bytes,
     summary_line,
 )
+from .telemetry.systemd import Notifier
+from .web.http import HttpServer
 
 if TYPE_CHECKING:  # gi is imported only when a streamer starts
     from .gst.encoder import H264Encoder
-    from .gst.encoders import EncoderSpec
-    from .gst.output import EncodedOutput
-    from .gst.rtsp import RtspServer
+    from .gst.encoder_catalog import EncoderSpec
+    from .gst.outputs.base import EncodedOutput
+    from .gst.rtsp.server import RtspServer
     from .gst.runtime import MainLoopThread
 
 log = logging.getLogger(__name__)
@@ -96,9 +96,9 @@ class Streamer:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         from .gst.encoder import H264Encoder
-        from .gst.encoders import AUTO, fallbacks, select_encoder
+        from .gst.encoder_catalog import AUTO, fallbacks, select_encoder
         from .gst.launch import NATIVE_ELEMENTS, client_elements
-        from .gst.rtsp import RtspServer
+        from .gst.rtsp.server import RtspServer
         from .gst.runtime import (
             MainLoopThread,
             available_elements,
@@ -415,9 +415,9 @@ def _output_elements(cfg: Config) -> tuple[str, ...]:
 
 
 def _make_outputs(cfg: Config, encoder: H264Encoder) -> list[EncodedOutput]:
-    from .gst.publish import RtspPublisher
-    from .gst.recorder import Recorder
-    from .gst.rtmp import RtmpOutput
+    from .gst.outputs.publish import RtspPublisher
+    from .gst.outputs.record import Recorder
+    from .gst.outputs.rtmp import RtmpOutput
 
     o = cfg.outputs
     outputs: list[EncodedOutput] = []

@@ -10,7 +10,7 @@ import pytest
 
 from camera_streaming import PortInUseError, RtspStreamer
 from camera_streaming.sources.pattern import write_code
-from fakes import decode_frames, ffprobe_stream
+from support.fakes import decode_frames, ffprobe_stream
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ import pytest
 from camera_streaming.config import Config
 from camera_streaming.testing.clients import rtspsrc_played, run_rtspsrc
 from camera_streaming.testing.rtsp_probe import RtspProbe
-from fakes import make_config, running
+from support.fakes import make_config, running
 
 pytestmark = pytest.mark.integration
 USERS = {"alice": "s3cret:x", "bob": "hunter2"}

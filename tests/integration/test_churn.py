@@ -19,7 +19,7 @@ from camera_streaming.config import FANOUTS
 from camera_streaming.testing import clients
 from camera_streaming.testing.rtsp_probe import RtspProbe, RtspProbeError
 from camera_streaming.testing.soak import idle_medias
-from fakes import decode_frames, make_config, running
+from support.fakes import decode_frames, make_config, running
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fakes import SPAWNED, ffprobe_stream
+from support.fakes import SPAWNED, ffprobe_stream
 
 pytestmark = pytest.mark.integration
 CLI = [sys.executable, "-m", "camera_streaming"]

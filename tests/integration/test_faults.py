@@ -14,7 +14,7 @@ import pytest
 
 from camera_streaming.config import RecoveryConfig, SourceSpec
 from camera_streaming.sources import TestPatternSource
-from fakes import SwitchableSource, decode_frames, make_config, running
+from support.fakes import SwitchableSource, decode_frames, make_config, running
 
 pytestmark = pytest.mark.integration
 W, H, FPS = 320, 240, 30

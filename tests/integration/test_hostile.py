@@ -22,8 +22,8 @@ import psutil
 import pytest
 
 from camera_streaming.testing.rtsp_probe import RtspProbe
-from fakes import decode_frames
-from rtsp_corpus import SEEDS, Case, corpus, mutate
+from support.fakes import decode_frames
+from support.rtsp_corpus import SEEDS, Case, corpus, mutate
 
 pytestmark = pytest.mark.integration
 W, H, FPS = 320, 240, 30

@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 
 from camera_streaming.config import FANOUTS, VideoConfig
-from camera_streaming.frames import FrameProcessor
+from camera_streaming.frames.processor import FrameProcessor
 from camera_streaming.gst.encoder import H264Encoder
 from camera_streaming.gst.runtime import GLib, Gst
-from camera_streaming.stats import allocator_in_use
+from camera_streaming.telemetry.stats import allocator_in_use
 from camera_streaming.testing import clients
 from camera_streaming.testing.rtsp_probe import RtspProbe
 from camera_streaming.testing.soak import idle_medias
-from fakes import decode_frames, make_config, running
+from support.fakes import decode_frames, make_config, running
 
 pytestmark = pytest.mark.integration
 
@@ -255,7 +255,7 @@ def test_5b_cleanup_tick_allocates_nothing_per_client(port: int) -> None:
     PyGObject 3.42). Measured here: ~1.5 B per tick with 6 clients (noise)."""
     import gc
 
-    from camera_streaming.stats import malloc_trim
+    from camera_streaming.telemetry.stats import malloc_trim
 
     with running(make_config(port)) as s:
         rtsp = s.rtsp

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from camera_streaming.testing.rtsp_probe import RtspProbe
-from fakes import make_config, running
+from support.fakes import make_config, running
 
 pytestmark = pytest.mark.integration
 

@@ -13,12 +13,12 @@ import psutil
 import pytest
 
 from camera_streaming.config import FANOUTS
-from camera_streaming.gst.rtsp import RtspServer
-from camera_streaming.memory import growth_after
-from camera_streaming.stats import allocator_in_use
+from camera_streaming.gst.rtsp.server import RtspServer
+from camera_streaming.telemetry.memory import growth_after
+from camera_streaming.telemetry.stats import allocator_in_use
 from camera_streaming.testing.clients import RAW_MIX
 from camera_streaming.testing.soak import Churn, Sampler, idle_medias, wait_idle
-from fakes import make_config, running
+from support.fakes import make_config, running
 
 pytestmark = pytest.mark.integration
 

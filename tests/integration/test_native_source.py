@@ -11,7 +11,7 @@ import pytest
 from camera_streaming.config import SourceSpec
 from camera_streaming.testing.rtsp_probe import RtspProbe
 from conftest import free_port
-from fakes import decode_frames, ffprobe_stream, make_config, running
+from support.fakes import decode_frames, ffprobe_stream, make_config, running
 
 pytestmark = pytest.mark.integration
 
@@ -75,8 +75,8 @@ def test_bad_native_source_is_a_source_error(port: int, fragment: str, words: li
 def test_native_source_records_without_rtsp_clients(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """An output is a consumer from the start: it opens the gate with nobody watching RTSP."""
     from camera_streaming.config import OutputsConfig
-    from camera_streaming.gst.recorder import segment_files
-    from peers import decodable_frames
+    from camera_streaming.gst.outputs.record import segment_files
+    from support.peers import decodable_frames
 
     rec = tmp_path / "rec"
     cfg = native_config(free_port(), fps=30)

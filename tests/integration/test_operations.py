@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from camera_streaming.config import Config, HttpConfig, SourceSpec
-from camera_streaming.stats import MemoryHistory
+from camera_streaming.telemetry.stats import MemoryHistory
 from conftest import ROOT, free_port, require_tool
-from fakes import ffprobe_stream, make_config, running
+from support.fakes import ffprobe_stream, make_config, running
 
 pytestmark = pytest.mark.integration
 SCREENSHOT = ROOT / "docs" / "images" / "status-page.png"

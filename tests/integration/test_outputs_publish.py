@@ -13,8 +13,8 @@ import pytest
 
 from camera_streaming.config import OutputsConfig
 from conftest import free_port
-from fakes import make_config, running
-from peers import RecordServer, decodable_frames, probe_span, probe_stream, wait_for
+from support.fakes import make_config, running
+from support.peers import RecordServer, decodable_frames, probe_span, probe_stream, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from camera_streaming.config import OutputsConfig
-from camera_streaming.gst.recorder import segment_files
-from fakes import decode_frames, make_config, running
-from peers import decodable_frames, probe_span, probe_stream, wait_for
+from camera_streaming.gst.outputs.record import segment_files
+from support.fakes import decode_frames, make_config, running
+from support.peers import decodable_frames, probe_span, probe_stream, wait_for
 
 pytestmark = pytest.mark.integration
 CLI = [sys.executable, "-m", "camera_streaming", "--source", "test", "--width", "320"]

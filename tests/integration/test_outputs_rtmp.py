@@ -16,8 +16,8 @@ import pytest
 from camera_streaming.config import Config, OutputsConfig
 from camera_streaming.gst.runtime import Gst
 from conftest import free_port
-from fakes import decode_frames, make_config, running
-from peers import NginxRtmp, probe_stream, wait_for
+from support.fakes import decode_frames, make_config, running
+from support.peers import NginxRtmp, probe_stream, wait_for
 
 pytestmark = pytest.mark.integration
 

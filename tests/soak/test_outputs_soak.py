@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from camera_streaming.config import OutputsConfig
-from camera_streaming.stats import allocator_in_use, malloc_trim, rss_bytes
+from camera_streaming.telemetry.stats import allocator_in_use, malloc_trim, rss_bytes
 from conftest import free_port
-from fakes import make_config, running
-from peers import NginxRtmp, wait_for
+from support.fakes import make_config, running
+from support.peers import NginxRtmp, wait_for
 
 pytestmark = pytest.mark.soak
 

@@ -6,7 +6,7 @@ import pytest
 
 from camera_streaming.config import VideoConfig
 from camera_streaming.errors import ConfigError, MissingElementError
-from camera_streaming.gst.encoders import (
+from camera_streaming.gst.encoder_catalog import (
     BY_NAME,
     ENCODERS,
     encoder_table,
@@ -145,7 +145,7 @@ def test_h265_client_media_uses_rtph265pay() -> None:
 
 
 def test_fallbacks_are_the_next_usable_encoders() -> None:
-    from camera_streaming.gst.encoders import fallbacks
+    from camera_streaming.gst.encoder_catalog import fallbacks
 
     names = [e.name for e in fallbacks(BY_NAME["mpph264enc"], ROCKCHIP | {"openh264enc"})]
     assert names == ["x264enc", "openh264enc"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from camera_streaming.capture import Slate, retry_delay
 from camera_streaming.config import Config, RtspConfig, parse_users, users_from_env, validate
 from camera_streaming.errors import ConfigError
 from camera_streaming.sources import read_code
+from camera_streaming.sources.supervisor import Slate, retry_delay
 
 
 def test_backoff_doubles_up_to_the_cap() -> None:

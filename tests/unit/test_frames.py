@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from camera_streaming.frames import FrameProcessor, resize_interpolation
+from camera_streaming.frames.processor import FrameProcessor, resize_interpolation
 from camera_streaming.sources.pattern import TestPatternSource, read_code, write_code
 
 
@@ -88,7 +88,7 @@ def test_latest_frame_copies_only_on_demand_and_caches_the_jpeg() -> None:
 
     import cv2
 
-    from camera_streaming.frames import LatestFrame
+    from camera_streaming.frames.processor import LatestFrame
 
     latest = LatestFrame(max_fps=4, keep_s=10)
     frame = np.zeros((48, 64, 3), np.uint8)

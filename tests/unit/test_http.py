@@ -13,9 +13,9 @@ import pytest
 
 from camera_streaming.config import HttpConfig
 from camera_streaming.errors import PortInUseError
-from camera_streaming.http import HttpServer
-from camera_streaming.stats import MemoryHistory, OutputStatus, Snapshot
-from fakes import FakeClock
+from camera_streaming.telemetry.stats import MemoryHistory, OutputStatus, Snapshot
+from camera_streaming.web.http import HttpServer
+from support.fakes import FakeClock
 
 RTMP_UP = OutputStatus("rtmp", "rtmp://127.0.0.1/live/s", "connected", bytes=1000, reconnects=2)
 
@@ -183,7 +183,7 @@ def test_many_requests_leave_no_threads_or_memory_behind(
     import threading
     import time
 
-    from camera_streaming.stats import rss_bytes
+    from camera_streaming.telemetry.stats import rss_bytes
 
     srv, status = server
     status.jpeg = b"\xff\xd8" + b"x" * 50_000

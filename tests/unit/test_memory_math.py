@@ -1,6 +1,6 @@
 import pytest
 
-from camera_streaming.memory import growth_after, linear_slope, median_slope
+from camera_streaming.telemetry.memory import growth_after, linear_slope, median_slope
 
 
 def test_linear_slope() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from camera_streaming.notify import Notifier, socket_address
+from camera_streaming.telemetry.systemd import Notifier, socket_address
 
 
 @pytest.fixture

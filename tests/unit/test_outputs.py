@@ -10,8 +10,8 @@ from camera_streaming.cli import build_parser, config_from_args
 from camera_streaming.config import Config, OutputsConfig, RtspConfig, VideoConfig, validate
 from camera_streaming.errors import ConfigError
 from camera_streaming.gst.launch import publish_launch, record_launch, rtmp_launch
-from camera_streaming.gst.recorder import plan_retention
-from camera_streaming.stats import OutputStatus, Snapshot
+from camera_streaming.gst.outputs.record import plan_retention
+from camera_streaming.telemetry.stats import OutputStatus, Snapshot
 
 
 def outputs(**kw: object) -> Config:

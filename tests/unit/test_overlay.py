@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from camera_streaming.frames import FrameProcessor
-from camera_streaming.overlay import StatusOverlay, Track, colour, draw_stream_overlay
+from camera_streaming.frames.overlay import StatusOverlay, Track, colour, draw_stream_overlay
+from camera_streaming.frames.processor import FrameProcessor
 
 
 def test_detections_are_drawn_in_place() -> None:
@@ -49,7 +49,7 @@ def test_processor_runs_the_overlay_after_the_hook_on_its_own_buffer() -> None:
 
 
 def test_the_fake_detector_example_draws_through_the_hook() -> None:
-    from camera_streaming.frames import load_hook
+    from camera_streaming.frames.processor import load_hook
     from conftest import ROOT
 
     hook = load_hook(f"{ROOT / 'examples' / 'detections_overlay.py'}:hook")

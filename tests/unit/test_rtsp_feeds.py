@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from camera_streaming.config import RtspConfig, VideoConfig
-from camera_streaming.gst import rtsp
 from camera_streaming.gst.encoder import H264Encoder
+from camera_streaming.gst.rtsp import server as rtsp
 from camera_streaming.gst.runtime import Gst, init
 
 

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from camera_streaming.errors import ConfigError
-from camera_streaming.settings import (
+from camera_streaming.config.layers import (
     MASK,
     SETTINGS,
     add_flags,
@@ -18,6 +17,7 @@ from camera_streaming.settings import (
     mask,
     render,
 )
+from camera_streaming.errors import ConfigError
 
 
 def write(tmp_path: Path, text: str) -> str:
@@ -228,7 +228,7 @@ def test_flags_are_generated_from_the_table() -> None:
 def test_a_list_setting_is_one_row(tmp_path: Path) -> None:
     """How issue 4/5 keys will look: a list from a TOML array, a repeated flag, or a
     comma-separated variable (mapped onto an existing field, so not validated here)."""
-    from camera_streaming.settings import Effective, Setting, build, parse_text, read_toml
+    from camera_streaming.config.layers import Effective, Setting, build, parse_text, read_toml
 
     row = Setting("auth", "users", "hook", list, "--user", "USER:PASS", "users", secret=True)
     table = (*[s for s in SETTINGS if s.name != "video.hook"], row)

@@ -1,4 +1,4 @@
-from camera_streaming.stats import (
+from camera_streaming.telemetry.stats import (
     FpsMeter,
     Snapshot,
     allocator_in_use,
@@ -6,7 +6,7 @@ from camera_streaming.stats import (
     format_uptime,
     summary_line,
 )
-from fakes import FakeClock
+from support.fakes import FakeClock
 
 
 def test_fps_meter_counts_a_sliding_window() -> None:

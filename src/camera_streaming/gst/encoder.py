@@ -11,9 +11,9 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from ..config import VideoConfig
+from ..config.model import VideoConfig
 from ..errors import PipelineError
-from .encoders import EncoderSpec
+from .encoder_catalog import EncoderSpec
 from .launch import encoder_launch
 from .runtime import GLib, Gst, GstVideo, bus_error, init
 

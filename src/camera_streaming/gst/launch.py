@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..config import VideoConfig
-from .encoders import DEFAULT, PACKAGES, EncoderSpec
+from ..config.model import VideoConfig
+from .encoder_catalog import DEFAULT, PACKAGES, EncoderSpec
 
 # Which Debian package provides each element we use (for one-line "install X" errors).
 ELEMENT_PACKAGES = {

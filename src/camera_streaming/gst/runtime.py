@@ -86,7 +86,7 @@ def available_elements(names: Iterable[str] | None = None) -> set[str]:
     """Which of `names` (default: every element an encoder branch may use) are installed."""
     init()
     if names is None:
-        from .encoders import ENCODERS
+        from .encoder_catalog import ENCODERS
 
         names = {n for e in ENCODERS for n in e.elements}
     return {n for n in names if Gst.ElementFactory.find(n) is not None}

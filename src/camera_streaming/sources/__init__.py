@@ -5,10 +5,10 @@ from __future__ import annotations
 import glob
 import logging
 
-from ..config import SourceSpec, VideoConfig
+from ..config.model import SourceSpec, VideoConfig
 from ..errors import SourceError
 from .base import FrameSource
-from .capture import CameraSource, FileSource
+from .opencv import CameraSource, FileSource
 from .pattern import TestPatternSource, read_code, write_code
 
 __all__ = [

@@ -23,7 +23,7 @@ from typing import Callable
 
 import psutil
 
-from ..memory import growth_after
+from ..telemetry.memory import growth_after
 from .clients import MIX
 
 FIELDS = (

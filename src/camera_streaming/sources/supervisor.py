@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Callable
 import cv2
 import numpy as np
 
-from .errors import CameraStreamingError
+from ..errors import CameraStreamingError
 
 if TYPE_CHECKING:
-    from .gst.encoder import H264Encoder
-    from .sources import FrameSource
+    from ..gst.encoder import H264Encoder
+    from . import FrameSource
 
 log = logging.getLogger(__name__)
 

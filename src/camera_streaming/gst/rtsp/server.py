@@ -27,13 +27,13 @@ import threading
 import time
 from typing import Any
 
-from ..config import RtspConfig, VideoConfig
-from ..errors import PortInUseError
+from ...config.model import RtspConfig, VideoConfig
+from ...errors import PortInUseError
+from ..encoder import H264Encoder
+from ..launch import client_media_launch, client_queue_bytes
+from ..runtime import GLib, Gst, GstRtsp, GstRtspServer, init
 from .auth import allow_viewers, make_auth
-from .encoder import H264Encoder
-from .launch import client_media_launch, client_queue_bytes
-from .rtsp_clients import ClientState, shutdown_client, stopped_reading
-from .runtime import GLib, Gst, GstRtsp, GstRtspServer, init
+from .clients import ClientState, shutdown_client, stopped_reading
 
 log = logging.getLogger(__name__)
 

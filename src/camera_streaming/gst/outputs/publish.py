@@ -4,8 +4,8 @@ RTMP push (gst/output.py)."""
 
 from __future__ import annotations
 
-from .launch import publish_launch
-from .output import UrlOutput
+from ..launch import publish_launch
+from .base import UrlOutput
 
 
 class RtspPublisher(UrlOutput):

@@ -7,8 +7,8 @@ backoff (0.5, 1, 2, 5, 5 ... s). RTSP clients, recording and publishing are not 
 
 from __future__ import annotations
 
-from .launch import rtmp_launch
-from .output import UrlOutput
+from ..launch import rtmp_launch
+from .base import UrlOutput
 
 
 class RtmpOutput(UrlOutput):

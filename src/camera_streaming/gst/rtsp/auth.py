@@ -13,8 +13,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ConfigError
-from .runtime import GLib, Gst, GstRtsp, GstRtspServer
+from ...errors import ConfigError
+from ..runtime import GLib, Gst, GstRtsp, GstRtspServer
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .config import Config, SourceSpec, parse_users, validate
-from .errors import ConfigError
+from ..errors import ConfigError
+from .model import Config, SourceSpec, parse_users, validate
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 MAX_FPS = 240
 MAX_SIDE = 7680

@@ -20,10 +20,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 
-from .config import HttpConfig
-from .errors import PortInUseError
-from .http_page import render_page
-from .stats import Snapshot
+from ..config.model import HttpConfig
+from ..errors import PortInUseError
+from ..telemetry.stats import Snapshot
+from .page import render_page
 
 log = logging.getLogger(__name__)
 NS = "camera_streaming"

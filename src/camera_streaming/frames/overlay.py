@@ -4,7 +4,7 @@ frame index, FPS) and detections like the seed's `drawStreamOverlay(frame, track
 Everything is cv2 drawing on the frame it is given; nothing is allocated per frame here beyond
 the text strings cv2 needs.
 
-    from camera_streaming.overlay import Track, draw_stream_overlay
+    from camera_streaming.frames.overlay import Track, draw_stream_overlay
 
     def hook(frame):
         tracks = detector(frame)                 # your model
@@ -21,7 +21,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from .stats import FpsMeter
+from ..telemetry.stats import FpsMeter
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 WHITE = (255, 255, 255)

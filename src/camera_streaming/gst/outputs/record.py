@@ -20,12 +20,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..config import OutputsConfig, VideoConfig
-from ..errors import ConfigError
-from ..stats import OutputStatus
-from .encoder import H264Encoder
-from .launch import record_launch
-from .output import BACKOFF_S, EncodedOutput
+from ...config.model import OutputsConfig, VideoConfig
+from ...errors import ConfigError
+from ...telemetry.stats import OutputStatus
+from ..encoder import H264Encoder
+from ..launch import record_launch
+from .base import BACKOFF_S, EncodedOutput
 
 log = logging.getLogger(__name__)
 

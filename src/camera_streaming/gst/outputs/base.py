@@ -16,11 +16,11 @@ import threading
 import time
 from typing import Any
 
-from ..config import VideoConfig
-from ..stats import OutputStatus
-from .encoder import H264Encoder
-from .launch import client_queue_bytes
-from .runtime import Gst, bus_error, init
+from ...config.model import VideoConfig
+from ...telemetry.stats import OutputStatus
+from ..encoder import H264Encoder
+from ..launch import client_queue_bytes
+from ..runtime import Gst, bus_error, init
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Callable
 
-from ..config import VideoConfig
+from ..config.model import VideoConfig
 from ..errors import ConfigError, MissingElementError
 
 CODECS = ("h264", "h265")

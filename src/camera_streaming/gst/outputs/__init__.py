@@ -1,0 +1,1 @@
+"""GStreamer outputs of one encode: RTMP push, recording, RTSP publish, one base."""

@@ -1,0 +1,1 @@
+"""The RTSP server: one port, a mount per stream, client policing and authentication."""

@@ -1,0 +1,1 @@
+"""Figures: the stats line and snapshots, process memory, systemd notifications."""

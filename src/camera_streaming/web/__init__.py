@@ -1,0 +1,1 @@
+"""The HTTP side: status page, JSON API, Prometheus metrics, snapshots."""
