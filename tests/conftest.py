@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,23 +18,11 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def port() -> int:
+    from support.env import free_port
+
     return free_port()
-
-
-def require_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        # make test installs every client; a missing one is a broken set-up, not a skip.
-        pytest.fail(f"{name} is not installed: run 'make setup-dev'")
-    return path
 
 
 @pytest.fixture(autouse=True)
@@ -48,6 +34,6 @@ def _quiet_gst_debug(monkeypatch: pytest.MonkeyPatch) -> None:
 def _reap_servers() -> Iterator[None]:
     """A test that fails half-way must not leave its CLI server running."""
     yield
-    from support.fakes import reap_spawned
+    from support.env import reap_spawned
 
     reap_spawned()

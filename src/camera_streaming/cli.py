@@ -99,6 +99,11 @@ class _Signals:
         if self.count > 1 and signum == signal.SIGINT:
             sys.stderr.write(f"{PROG}: second interrupt, exiting now\n")
             os._exit(130)
+        if self.count > 1:
+            # Stopping already. A SIGTERM often comes twice: `make run` or a shell forwards
+            # the one sent to it, and `kill`/systemd send theirs to the whole group.
+            log.debug("%s received again while stopping", signal.Signals(signum).name)
+            return
         log.info("%s received, stopping", signal.Signals(signum).name)
         self.streamer.request_stop()
 

@@ -13,12 +13,12 @@ from typing import Callable
 
 import psutil
 import pytest
-from test_cli import _start
 
 from camera_streaming.config import FANOUTS
 from camera_streaming.testing import clients
 from camera_streaming.testing.rtsp_probe import RtspProbe, RtspProbeError
 from camera_streaming.testing.soak import idle_medias
+from support.env import start_cli
 from support.fakes import decode_frames, make_config, running
 
 pytestmark = pytest.mark.integration
@@ -166,10 +166,10 @@ def test_sigterm_while_many_clients_vanish_exits_cleanly(attempt: int) -> None:
     """16 playing clients reset at once and SIGTERM right after: the process must stop with
     exit code 0 (gst-rtsp-server asserted in get_data_seq when sessions were removed while
     their media still sent)."""
-    from conftest import free_port
+    from support.env import free_port
 
     port = free_port()
-    proc = _start(port)
+    proc = start_cli(port)
     url = f"rtsp://127.0.0.1:{port}/stream"
     probes = []
     try:

@@ -6,16 +6,15 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from support.fakes import SPAWNED, ffprobe_stream
+from support.env import CLI, start_cli
+from support.fakes import ffprobe_stream
 
 pytestmark = pytest.mark.integration
-CLI = [sys.executable, "-m", "camera_streaming"]
 
 
 def run_cli(
@@ -131,45 +130,9 @@ def test_version_and_help() -> None:
         assert flag in out.stdout
 
 
-def _start(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [
-            *CLI,
-            "--rtsp",
-            "--source",
-            "test",
-            "--width",
-            "320",
-            "--height",
-            "240",
-            "--fps",
-            "30",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--stats-interval",
-            "1",
-            "--no-http",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    SPAWNED.append(proc)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc
-        time.sleep(0.1)
-    proc.kill()
-    raise AssertionError(proc.communicate()[1])
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_stops_cleanly_within_3s_with_stats_and_summary(port: int, sig: int) -> None:
-    proc = _start(port)
+    proc = start_cli(port)
     info = ffprobe_stream(f"rtsp://127.0.0.1:{port}/stream")  # a client was served
     assert info["width"] == 320
     time.sleep(1.5)
@@ -187,7 +150,7 @@ def test_signal_stops_cleanly_within_3s_with_stats_and_summary(port: int, sig: i
 
 
 def test_second_sigint_forces_exit(port: int) -> None:
-    proc = _start(port)
+    proc = start_cli(port)
     proc.send_signal(signal.SIGINT)
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=10)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port
+from support.env import free_port
 
 pytestmark = pytest.mark.integration
 CLI = [sys.executable, "-m", "camera_streaming"]
@@ -115,7 +115,7 @@ def test_systemd_ready_watchdog_and_json_logs(tmp_path: Path) -> None:
 
 
 def test_systemd_unit_is_valid_and_notify_type(tmp_path: Path) -> None:
-    from conftest import ROOT, require_tool
+    from support.env import ROOT, require_tool
 
     text = (ROOT / "packaging" / "camera-streaming.service").read_text()
     for line in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "NotifyAccess=main"):

@@ -10,7 +10,7 @@ import pytest
 
 from camera_streaming.config import SourceSpec
 from camera_streaming.testing.rtsp_probe import RtspProbe
-from conftest import free_port
+from support.env import free_port
 from support.fakes import decode_frames, ffprobe_stream, make_config, running
 
 pytestmark = pytest.mark.integration

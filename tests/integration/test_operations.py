@@ -19,7 +19,7 @@ import pytest
 
 from camera_streaming.config import Config, HttpConfig, SourceSpec
 from camera_streaming.telemetry.stats import MemoryHistory
-from conftest import ROOT, free_port, require_tool
+from support.env import ROOT, free_port, require_tool
 from support.fakes import ffprobe_stream, make_config, running
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from camera_streaming.config import OutputsConfig
-from conftest import free_port
+from support.env import free_port
 from support.fakes import make_config, running
 from support.peers import RecordServer, decodable_frames, probe_span, probe_stream, wait_for
 

@@ -15,7 +15,7 @@ import pytest
 
 from camera_streaming.config import Config, OutputsConfig
 from camera_streaming.gst.runtime import Gst
-from conftest import free_port
+from support.env import free_port
 from support.fakes import decode_frames, make_config, running
 from support.peers import NginxRtmp, probe_stream, wait_for
 

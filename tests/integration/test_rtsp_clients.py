@@ -9,7 +9,7 @@ import pytest
 
 from camera_streaming.testing.clients import rtspsrc_played, run_rtspsrc
 from camera_streaming.testing.rtsp_probe import RtspProbe
-from conftest import require_tool
+from support.env import require_tool
 from support.fakes import decode_frames, ffprobe_stream, make_config, running
 
 pytestmark = pytest.mark.integration

@@ -7,15 +7,15 @@ import signal
 import time
 
 import pytest
-from test_cli import _start
 
 from camera_streaming.testing.rtsp_probe import RtspProbe, RtspProbeError
+from support.env import start_cli
 
 pytestmark = pytest.mark.integration
 
 
 def test_sighup_is_ignored_and_sigterm_closes_playing_clients(port: int) -> None:
-    proc = _start(port)
+    proc = start_cli(port)
     url = f"rtsp://127.0.0.1:{port}/stream"
     probe = RtspProbe(url, timeout=5)
     probe.setup_tcp(probe.control_url(probe.describe().body))
@@ -35,3 +35,13 @@ def test_sighup_is_ignored_and_sigterm_closes_playing_clients(port: int) -> None
     probe.close()
     assert proc.returncode == 0, err
     assert told < 3.0 and time.monotonic() - t0 < 3.5
+
+
+def test_sigterm_twice_logs_one_stop(port: int) -> None:
+    """`make run` forwards the SIGTERM a group kill also sends to us: one stop, one line."""
+    proc = start_cli(port)
+    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert err.count("SIGTERM received") == 1, err

@@ -12,7 +12,7 @@ import pytest
 
 from camera_streaming.config import OutputsConfig
 from camera_streaming.telemetry.stats import allocator_in_use, malloc_trim, rss_bytes
-from conftest import free_port
+from support.env import free_port
 from support.fakes import make_config, running
 from support.peers import NginxRtmp, wait_for
 

@@ -164,15 +164,3 @@ def decode_frames(
         proc.kill()
         proc.wait(5)
     return frames
-
-
-# Servers started as subprocesses by tests; the conftest reaps any left running.
-SPAWNED: list[subprocess.Popen] = []
-
-
-def reap_spawned() -> None:
-    while SPAWNED:
-        proc = SPAWNED.pop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)

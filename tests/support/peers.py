@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import require_tool
+from support.env import require_tool
 
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
 

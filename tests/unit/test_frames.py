@@ -120,3 +120,13 @@ def test_latest_frame_copies_only_on_demand_and_caches_the_jpeg() -> None:
         stop.set()
         t.join()
     assert latest._bgr is not None and latest._bgr is not frame  # one reused copy
+
+
+def test_a_module_function_hook_loads() -> None:
+    """`--hook json:dumps` (a dotted module, not a file) imports the module."""
+    import json
+
+    from camera_streaming.frames.processor import load_hook
+
+    assert load_hook("json:dumps") is json.dumps
+    assert load_hook("os.path:join")("a", "b") == "a/b"

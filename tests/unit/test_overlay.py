@@ -50,7 +50,7 @@ def test_processor_runs_the_overlay_after_the_hook_on_its_own_buffer() -> None:
 
 def test_the_fake_detector_example_draws_through_the_hook() -> None:
     from camera_streaming.frames.processor import load_hook
-    from conftest import ROOT
+    from support.env import ROOT
 
     hook = load_hook(f"{ROOT / 'examples' / 'detections_overlay.py'}:hook")
     frame = np.zeros((360, 640, 3), np.uint8)

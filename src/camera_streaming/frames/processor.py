@@ -3,6 +3,8 @@ convert into a reused I420 buffer. Nothing here allocates per frame."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import threading
 import time
@@ -32,8 +34,6 @@ def load_hook(spec: str) -> FrameHook:
     mod_name, _, fn_name = spec.partition(":")
     try:
         if mod_name.endswith(".py"):
-            import importlib.util
-
             spec_obj = importlib.util.spec_from_file_location("camera_streaming_hook", mod_name)
             if spec_obj is None or spec_obj.loader is None:
                 raise ImportError(mod_name)
