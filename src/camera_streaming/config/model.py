@@ -161,6 +161,77 @@ class OutputsConfig:
         return bool(self.rtmp_url or self.save_dir or self.publish_url)
 
 
+NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """One encode of a camera: its size, rate, bitrate, codec and encoder (`video`), the RTSP
+    mount it is served at (`path`) and its own outputs (RTMP, recording, publish)."""
+
+    path: str
+    video: VideoConfig = field(default_factory=VideoConfig)
+    outputs: OutputsConfig = field(default_factory=OutputsConfig)
+
+    @property
+    def name(self) -> str:
+        """The path without its leading slash: the `stream` label in figures."""
+        return self.path.lstrip("/")
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """One source, its hook and overlay, and the streams encoded from its frames (the first
+    is the main stream). The camera captures at `width`x`height`@`fps`; each stream resizes
+    from that and takes every n-th frame for a lower rate."""
+
+    name: str
+    source: SourceSpec = field(default_factory=SourceSpec)
+    streams: tuple[StreamConfig, ...] = ()
+    hook: str | None = None
+    overlay: bool = False
+    width: int = 0  # 0: the first stream's
+    height: int = 0
+    fps: int = 0
+
+    @property
+    def capture(self) -> VideoConfig:
+        """The capture size and rate: the camera's own, else its first stream's."""
+        main = self.streams[0].video
+        return replace(
+            main, width=self.width or main.width, height=self.height or main.height,
+            fps=self.fps or max(s.video.fps for s in self.streams),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Substream:
+    """`--substream WIDTHxHEIGHT[@FPS]`: a second stream of the one camera at `PATH/sub`."""
+
+    width: int
+    height: int
+    fps: int = 0  # 0: the main stream's rate
+
+    @classmethod
+    def parse(cls, text: str, field_name: str = "substream") -> Substream:
+        size, _, rate = text.strip().partition("@")
+        w, sep, h = size.lower().partition("x")
+        try:
+            if not sep:
+                raise ValueError
+            return cls(int(w), int(h), int(rate) if rate else 0)
+        except ValueError:
+            raise ConfigError(
+                field_name, f"must look like 640x360 or 640x360@10, got {text!r}"
+            ) from None
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height}" + (f"@{self.fps}" if self.fps else "")
+
+
+SUBSTREAM_BITRATE_KBPS = 500  # --substream's bitrate: enough for 640x360@10 H.264
+
+
 @dataclass(frozen=True)
 class Config:
     video: VideoConfig = field(default_factory=VideoConfig)
@@ -173,6 +244,30 @@ class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     log: LogConfig = field(default_factory=LogConfig)
     overlay: bool = False  # the built-in time / frame / FPS overlay
+    # [[cameras]] from the file; empty: one camera from the fields above (and `substream`)
+    cameras: tuple[CameraConfig, ...] = ()
+    substream: Substream | None = None
+
+    @property
+    def all_cameras(self) -> tuple[CameraConfig, ...]:
+        """The cameras to run: `cameras` as given, or the one camera the single-camera flags
+        and keys describe (named `camera`, its stream at `rtsp.path`, plus `PATH/sub` with
+        `--substream`)."""
+        if self.cameras:
+            return self.cameras
+        streams = [StreamConfig(self.rtsp.path, self.video, self.outputs)]
+        sub = self.substream
+        if sub is not None:
+            video = replace(
+                self.video, width=sub.width, height=sub.height, fps=sub.fps or self.video.fps,
+                bitrate_kbps=min(self.video.bitrate_kbps, SUBSTREAM_BITRATE_KBPS),
+            )  # fmt: skip
+            streams.append(StreamConfig(self.rtsp.path.rstrip("/") + "/sub", video))
+        return (CameraConfig("camera", self.source, tuple(streams), self.hook, self.overlay),)
+
+    @property
+    def all_streams(self) -> tuple[StreamConfig, ...]:
+        return tuple(s for c in self.all_cameras for s in c.streams)
 
     def with_video(self, **changes: object) -> Config:
         return replace(self, video=replace(self.video, **changes))  # type: ignore[arg-type]
