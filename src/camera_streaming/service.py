@@ -1,17 +1,17 @@
-"""Wiring and lifecycle: source -> FrameProcessor -> H264Encoder -> RtspServer and the other
-outputs of the same encode (RTMP push, recording, RTSP publish: gst/output.py), plus the
-HTTP side port (http.py), systemd notifications (notify.py) and the memory history.
+"""Wiring and lifecycle of the process: the cameras (each a source, its hook and its streams,
+every stream one encode with its outputs: streams/), one RTSP server with a mount per stream
+(gst/rtsp/), one HTTP side port (web/), systemd notifications (telemetry/systemd.py) and one
+upkeep loop (upkeep.py).
 
 `Streamer.start()` builds everything (raising `CameraStreamingError` with a one-line reason),
 `serve()` blocks until `stop()` or a pipeline error, `stop()` tears everything down in a
-bounded time. The CLI and the Python API both drive this one class.
+bounded time. The CLI and the Python API both drive this one class (`run(config)`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import socket
 import threading
 import time
@@ -22,40 +22,36 @@ import numpy as np
 
 from .config.model import Config, validate
 from .errors import CameraStreamingError, PipelineError
-from .frames.overlay import StatusOverlay
-from .frames.processor import FrameHook, FrameProcessor, LatestFrame, load_hook
-from .sources import FrameSource, open_source
-from .sources.supervisor import CaptureSupervisor, FaultCounters, join_threads
+from .frames.processor import FrameHook, FrameProcessor
+from .sources import FrameSource
+from .sources.supervisor import FaultCounters
+from .streams.camera import Camera
+from .streams.stream import Stream
 from .telemetry.stats import (
-    FpsMeter,
     MemoryHistory,
     Snapshot,
     allocator_in_use,
-    malloc_trim,
     rss_bytes,
     summary_line,
 )
 from .telemetry.systemd import Notifier
-from .web.http import HttpServer
+from .upkeep import Upkeep
 
 if TYPE_CHECKING:  # gi is imported only when a streamer starts
     from .gst.encoder import H264Encoder
-    from .gst.encoder_catalog import EncoderSpec
     from .gst.outputs.base import EncodedOutput
     from .gst.rtsp.server import RtspServer
     from .gst.runtime import MainLoopThread
+    from .web.http import HttpServer
 
 log = logging.getLogger(__name__)
 
-# Seconds between malloc_trim(0) calls; 0 disables (CAMERA_STREAMING_MALLOC_TRIM_S, for
-# measuring the allocator policy: docs/memory.md).
-TRIM_INTERVAL_S = float(os.environ.get("CAMERA_STREAMING_MALLOC_TRIM_S", "30"))
 MEMORY_SAMPLE_S = 10.0  # the status page's memory chart: one sample every 10 s, one hour kept
-STATUS_INTERVAL_S = 10.0  # systemd STATUS= line
 
 
 class Streamer:
-    """One running camera-streaming instance. Not reusable after `stop()`."""
+    """One running camera-streaming process. Not reusable after `stop()`. `hook` and `source`
+    apply to the first camera (the Python API's)."""
 
     def __init__(
         self,
@@ -66,38 +62,35 @@ class Streamer:
         notify_systemd: bool = True,
     ) -> None:
         self.config = validate(config)
-        self._log_stats = log_stats
-        self._hook = hook
-        self._source = source
+        self.cameras = [
+            Camera(
+                c,
+                config.recovery,
+                config.http.snapshot_max_fps,
+                hook=hook if i == 0 else None,
+                source=source if i == 0 else None,
+            )
+            for i, c in enumerate(self.config.all_cameras)
+        ]
         self._stop = threading.Event()
-        self._push_lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-        self._fps = FpsMeter()
         self._started_at = 0.0
         self._stopped = False
         self.error: CameraStreamingError | None = None
-        self.frames = 0  # frames offered by the source or the API
-        self.idle_frames = 0  # frames not encoded because nobody was watching
-        self._capture: CaptureSupervisor | None = None
-        self.encoder: H264Encoder | None = None
         self.rtsp: RtspServer | None = None
-        self.outputs: list[EncodedOutput] = []
-        self._mainloop: MainLoopThread | None = None
-        self.processor: FrameProcessor | None = None
         self.http: HttpServer | None = None
-        self.encoder_spec: EncoderSpec | None = None
-        # READY/WATCHDOG/STOPPING to $NOTIFY_SOCKET when systemd started us (notify.py)
+        self._mainloop: MainLoopThread | None = None
+        # READY/WATCHDOG/STOPPING to $NOTIFY_SOCKET when systemd started us (telemetry/systemd)
         self.notifier = Notifier() if notify_systemd else Notifier({})
         self.memory = MemoryHistory(capacity=int(3600 / MEMORY_SAMPLE_S), interval=MEMORY_SAMPLE_S)
-        self._last_frame_at = 0.0
-        self._native_at, self._native_fps = 0.0, 0.0  # gst: sources (_count_native_frames)
-        self.latest = LatestFrame(config.http.snapshot_max_fps)  # for /snapshot.jpg
+        self._upkeep = Upkeep(self, log_stats)
+
+    @property
+    def streams(self) -> list[Stream]:
+        return [s for c in self.cameras for s in c.streams]
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        from .gst.encoder import H264Encoder
-        from .gst.encoder_catalog import AUTO, fallbacks, select_encoder
-        from .gst.launch import NATIVE_ELEMENTS, client_elements
+        from .gst.launch import NATIVE_ELEMENTS, NATIVE_SPLIT_ELEMENTS, client_elements
         from .gst.rtsp.server import RtspServer
         from .gst.runtime import (
             MainLoopThread,
@@ -108,99 +101,63 @@ class Streamer:
 
         cfg = self.config
         available = available_elements()
-        spec = select_encoder(available, cfg.video.encoder, cfg.video.codec)
-        # auto: if the picked encoder cannot start, the next usable one is tried
-        specs = [spec, *(fallbacks(spec, available) if cfg.video.encoder == AUTO else [])]
-        # The encoder branch's elements were checked by select_encoder; these are common.
-        rtsp_elements = client_elements(cfg.video.codec) if cfg.rtsp.enabled else ()
-        require_elements(("appsrc", "appsink", *rtsp_elements))
-        if cfg.source.native:
-            require_elements(NATIVE_ELEMENTS)
-            check_native_source(cfg.source.location)
-        require_elements(_output_elements(cfg))
-        hook = self._hook or (load_hook(cfg.hook) if cfg.hook else None)
-        overlay = StatusOverlay(self._overlay_figures) if cfg.overlay else None
-        self.processor = FrameProcessor(cfg.video.width, cfg.video.height, hook, overlay)
-        if self._source is None and cfg.source.kind != "api" and not cfg.source.native:
-            self._source = open_source(cfg.source, cfg.video)
-        try:
-            encoder = self.encoder = self._start_encoder(H264Encoder, specs)
+        require_elements(("appsrc", "appsink"))
+        for stream in self.streams:
             if cfg.rtsp.enabled:
-                rtsp = self.rtsp = RtspServer(cfg.rtsp, cfg.video, encoder)
+                require_elements(client_elements(stream.video.codec))
+            require_elements(_output_elements(stream))
+        for camera in self.cameras:
+            if camera.native:
+                require_elements(NATIVE_ELEMENTS)
+                if len(camera.streams) > 1:
+                    require_elements(NATIVE_SPLIT_ELEMENTS)
+                check_native_source(camera.cfg.source.location)
+            camera.load_hook()
+        try:
+            for camera in self.cameras:
+                camera.start_encoders(available, self._on_pipeline_error)
+            if cfg.rtsp.enabled:
+                rtsp = self.rtsp = RtspServer(cfg.rtsp)
+                for stream in self.streams:
+                    assert stream.encoder is not None
+                    stream.mount = rtsp.add_mount(stream.path, stream.video, stream.encoder)
                 rtsp.start()
-            self.outputs = _make_outputs(cfg, encoder)
-            for output in self.outputs:
-                output.start()
             if cfg.http.enabled and cfg.http.port:
+                from .web.http import HttpServer
+
                 self.http = HttpServer(cfg.http, self)
                 self.http.start()
             mainloop = self._mainloop = MainLoopThread()
             mainloop.start()
+            self._started_at = time.monotonic()
+            for i, camera in enumerate(self.cameras):
+                from_api = cfg.source.kind == "api" and not cfg.cameras and i == 0
+                camera.start_capture(from_api)
         except BaseException:
             self.stop()
             raise
-        self._started_at = time.monotonic()
-        if cfg.source.native:  # GStreamer makes the frames: no capture thread, no slate
-            self._start_reporting()
-            return
-        # Capture, slate and watchdogs; with frames from the API only the encoder watchdog.
-        self._capture = CaptureSupervisor(
-            self._source,
-            self.push_frame,
-            lambda: self.encoder,
-            self.rebuild_encoder,
-            cfg.video.width,
-            cfg.video.height,
-            cfg.video.fps,
-            stall_timeout_s=cfg.recovery.stall_timeout_s,
-            retry_max_s=cfg.recovery.retry_max_s,
-        )
-        self._capture.start()
-        self._start_reporting()
+        self._upkeep.start()
+        self._log_start()
 
-    def _start_reporting(self) -> None:
+    def _log_start(self) -> None:
         cfg = self.config
-        if self._log_stats:
-            self._spawn("stats", self._stats_loop)
-        self.memory.maybe_sample()
-        self._spawn("monitor", self._monitor_loop)
-        targets = [cfg.rtsp.url()] if cfg.rtsp.enabled else []
-        targets += [f"{o.name} {o.target}" for o in self.outputs]
-        log.info(
-            "streaming %s at %dx%d@%d with %s to %s%s",
-            self.source_name,
-            cfg.video.width,
-            cfg.video.height,
-            cfg.video.fps,
-            self.encoder_spec.name if self.encoder_spec else "?",
-            ", ".join(targets),
-            f", status page http://127.0.0.1:{self.http.port}/" if self.http else "",
-        )
-        self.notifier.ready(f"streaming to {cfg.rtsp.url()}")
-
-    def _start_encoder(self, factory: Any, specs: list[EncoderSpec]) -> H264Encoder:
-        for i, spec in enumerate(specs):
-            encoder = factory(
-                self.config.video,
-                on_error=self._on_pipeline_error,
-                encoder=spec,
-                native_source=self.config.source.location if self.config.source.native else None,
-            )
-            try:
-                encoder.start()
-            except PipelineError as exc:
-                if i + 1 == len(specs):
-                    raise
-                log.warning("%s; trying %s instead", exc, specs[i + 1].name)
-                continue
-            self.encoder_spec = spec
-            return encoder  # type: ignore[no-any-return]
-        raise AssertionError("no encoder to start")
-
-    def _spawn(self, name: str, target: object) -> None:
-        t = threading.Thread(target=target, name=name, daemon=True)  # type: ignore[arg-type]
-        self._threads.append(t)
-        t.start()
+        for camera in self.cameras:
+            for stream in camera.streams:
+                v = stream.video
+                targets = [cfg.rtsp.url(path=stream.path)] if cfg.rtsp.enabled else []
+                targets += [f"{o.name} {o.target}" for o in stream.outputs]
+                log.info(
+                    "streaming %s at %dx%d@%d with %s to %s",
+                    camera.source_name,
+                    v.width,
+                    v.height,
+                    v.fps,
+                    stream.spec.name if stream.spec else "?",
+                    ", ".join(targets),
+                )
+        if self.http is not None:
+            log.info("status page http://127.0.0.1:%d/", self.http.port)
+        self.notifier.ready(f"streaming to {cfg.rtsp.url(path=self.streams[0].path)}")
 
     def serve(self) -> None:
         """Block until `stop()` is called (from a signal handler or another thread) or a
@@ -216,30 +173,30 @@ class Streamer:
         self._stop.set()
 
     def stop(self, timeout: float = 2.0) -> None:
-        """Stop threads, close clients, release the pipeline and the source. Idempotent."""
+        """Stop threads, close clients, release the pipelines and the sources. Idempotent."""
         if self._stopped:
             return
         self._stopped = True
         self._stop.set()
         deadline = time.monotonic() + timeout
-        join_threads(self._threads, deadline)
-        if self._capture is not None:  # no more frames in before the outputs close
-            self._capture.stop(max(0.1, deadline - time.monotonic()))
+        self._upkeep.stop(deadline)
+        for camera in self.cameras:  # no more frames in before the outputs close
+            camera.stop_capture(max(0.1, deadline - time.monotonic()))
         self.notifier.stopping()
         if self.http is not None:
             self.http.stop()
-        for output in self.outputs:  # all at once: each finishes its pipeline in parallel
-            output.request_stop()
-        for output in self.outputs:
-            output.stop(max(0.5, deadline + 1.0 - time.monotonic()))
+        for stream in self.streams:
+            stream.request_stop_outputs()
+        for stream in self.streams:
+            stream.stop_outputs(deadline + 1.0)
         if self.rtsp is not None:
             self.rtsp.stop()
-        if self.encoder is not None:
-            self.encoder.stop()
+        for camera in self.cameras:
+            camera.stop_encoders()
         if self._mainloop is not None:
             self._mainloop.stop()
-        if self._source is not None:
-            self._source.close()
+        for camera in self.cameras:
+            camera.close_source()
         self.notifier.close()
         if self._started_at:
             log.info(summary_line(self.frames, time.monotonic() - self._started_at))
@@ -248,86 +205,94 @@ class Streamer:
     def is_running(self) -> bool:
         return self._started_at > 0 and not self._stop.is_set()
 
+    # -- the first camera and stream (the single-camera API and its tests) -------------------
     @property
     def source_name(self) -> str:
-        if self.config.source.native:
-            return str(self.config.source)
-        return self._source.name if self._source is not None else "api"
+        return self.cameras[0].source_name
 
-    # -- frames ------------------------------------------------------------------------------
-    def push_frame(self, frame: np.ndarray) -> bool:
-        """Resize, hook, convert and encode one BGR frame. True when accepted (encoded, or
-        discarded because nobody is watching); False when stopped or the encoder is behind
-        (the drop is counted)."""
-        encoder, processor = self.encoder, self.processor
-        if encoder is None or processor is None or not self.is_running:
-            return False
-        with self._push_lock:
-            self.frames += 1
-            self._fps.tick()
-            now = self._last_frame_at = time.monotonic()
-            snapshot_due = self.latest.due(now)
-            if not encoder.wanted:
-                self.idle_frames += 1
-                if snapshot_due:  # someone asked for /snapshot.jpg: process this one
-                    processor.process(frame)
-                    self.latest.keep(processor.last_bgr, now)
-                return True
-            i420 = processor.process(frame)
-            if snapshot_due:
-                self.latest.keep(processor.last_bgr, now)
-            return bool(encoder.push_i420(i420))
+    @property
+    def encoder(self) -> H264Encoder | None:
+        """The first stream's encoder pipeline."""
+        return self.streams[0].pipeline
 
-    def _overlay_figures(self) -> tuple[int, float]:
-        return self.frames, self._fps.fps
+    @property
+    def processor(self) -> FrameProcessor | None:
+        return self.cameras[0].processor
 
-    def snapshot_jpeg(self) -> bytes | None:
-        """The latest frame as JPEG (see `frames.LatestFrame`); None before any frame."""
-        return self.latest.jpeg()
+    @property
+    def outputs(self) -> list[EncodedOutput]:
+        return [o for s in self.streams for o in s.outputs]
 
-    def rebuild_encoder(self) -> None:
-        """Replace the encoder pipeline (the watchdog calls this when it stalls); frames pushed
-        meanwhile wait for the lock, RTSP clients keep their sessions."""
-        encoder = self.encoder
-        if encoder is None:
-            return
-        with self._push_lock:
-            encoder.rebuild()
+    @property
+    def frames(self) -> int:
+        return sum(c.frames for c in self.cameras)
+
+    @property
+    def idle_frames(self) -> int:
+        return sum(c.idle_frames for c in self.cameras)
 
     @property
     def faults(self) -> FaultCounters:
-        """Source losses, stalls, re-opens, slate frames and encoder rebuilds so far."""
-        return self._capture.counters if self._capture is not None else FaultCounters()
+        """Source losses, stalls, re-opens, slate frames and encoder rebuilds, all cameras."""
+        total: dict[str, int] = {}
+        for camera in self.cameras:
+            for k, v in dataclasses.asdict(camera.faults).items():
+                total[k] = total.get(k, 0) + v
+        return FaultCounters(**total)
+
+    def push_frame(self, frame: np.ndarray) -> bool:
+        """Hook, resize and encode one BGR frame of the first camera. True when accepted
+        (encoded, or not needed because nobody is watching); False when stopped or an encoder
+        is behind (the drop is counted)."""
+        if not self.is_running:
+            return False
+        return self.cameras[0].push_frame(frame)
+
+    def snapshot_jpeg(self, camera: str | None = None) -> bytes | None:
+        """The latest frame of a camera (default: the first) as JPEG; None before any frame
+        or for an unknown camera."""
+        for c in self.cameras:
+            if camera is None or c.name == camera:
+                return c.latest.jpeg()
+        return None
+
+    def rebuild_encoder(self) -> None:
+        """Replace the first stream's encoder pipeline (tests and fault injection)."""
+        self.streams[0].rebuild_encoder()
 
     # -- figures -----------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
-        enc, rtsp = self.encoder, self.rtsp
-        dropped = (enc.dropped if enc else 0) + (rtsp.dropped if rtsp else 0)
+        rtsp = self.rtsp
+        cams = tuple(c.snapshot() for c in self.cameras)
+        streams = [s for c in cams for s in c.streams]
+        ages = [c.last_frame_age_s for c in cams if c.last_frame_age_s is not None]
+        processors = [c.processor for c in self.cameras if c.processor is not None]
+        faults = dataclasses.asdict(self.faults)
+        encoders = sorted({s.encoder for s in streams if s.encoder})
         return Snapshot(
             uptime_s=time.monotonic() - self._started_at if self._started_at else 0.0,
-            frames=self.frames,
-            fps=self._native_fps if self.config.source.native else self._fps.fps,
-            dropped=dropped,
+            frames=sum(c.frames for c in cams),
+            fps=sum(c.fps for c in cams),
+            dropped=sum(s.dropped for s in streams),
             clients=rtsp.clients if rtsp else 0,
             sessions=rtsp.sessions if rtsp else 0,
             rss_bytes=rss_bytes(),
             heap_bytes=allocator_in_use(),
-            encoded=enc.frames_out if enc else 0,
-            hook_errors=self.processor.hook_errors if self.processor else 0,
+            encoded=sum(s.encoded for s in streams),
+            hook_errors=sum(p.hook_errors for p in processors),
             medias=rtsp.feeds if rtsp else 0,
             connected=rtsp.clients_connected if rtsp else 0,
             closed=rtsp.clients_closed if rtsp else 0,
             bytes_sent=rtsp.bytes_sent if rtsp else 0,
-            hook_seconds=self.processor.hook_seconds if self.processor else 0.0,
-            encoder=self.encoder_spec.name if self.encoder_spec else "",
-            source_restarts=self.faults.source_reopens,
-            idle_frames=self.idle_frames,
-            keyframes=enc.keyframes_out if enc else 0,
-            last_frame_age_s=time.monotonic() - self._last_frame_at
-            if self._last_frame_at
-            else None,
-            outputs=tuple(o.status() for o in self.outputs),
-            faults=dataclasses.asdict(self.faults),
+            hook_seconds=sum(p.hook_seconds for p in processors),
+            encoder=",".join(encoders),
+            source_restarts=faults["source_reopens"],
+            idle_frames=sum(c.idle_frames for c in cams),
+            keyframes=sum(s.keyframes for s in streams),
+            last_frame_age_s=min(ages) if ages else None,
+            outputs=tuple(o for s in streams for o in s.outputs),
+            faults=faults,
+            cameras=cams,
         )
 
     def memory_history(self) -> list[tuple[float, int, int | None]]:
@@ -338,64 +303,37 @@ class Streamer:
         from . import __version__
 
         cfg = self.config
-        urls = [cfg.rtsp.url()]
+        hosts: list[str | None] = [None]
         if cfg.rtsp.bind in ("0.0.0.0", "::"):
-            urls.append(cfg.rtsp.url(socket.gethostname()))
+            hosts.append(socket.gethostname())
+        first = self.streams[0]
+        v = first.video
         return {
             "version": __version__,
-            "urls": urls,
+            "urls": [cfg.rtsp.url(h, first.path) for h in hosts],
             "source": self.source_name,
-            "video": f"{cfg.video.width}x{cfg.video.height}@{cfg.video.fps} "
-            f"{cfg.video.bitrate_kbps} kbps",
-            "codec": cfg.video.codec,
-            "encoder": self.encoder_spec.name if self.encoder_spec else "",
+            "video": f"{v.width}x{v.height}@{v.fps} {v.bitrate_kbps} kbps",
+            "codec": v.codec,
+            "encoder": first.spec.name if first.spec else "",
+            "cameras": [
+                {
+                    "name": c.name,
+                    "source": c.source_name,
+                    "streams": [
+                        {
+                            "path": s.path,
+                            "urls": [cfg.rtsp.url(h, s.path) for h in hosts],
+                            "video": f"{s.video.width}x{s.video.height}@{s.video.fps} "
+                            f"{s.video.bitrate_kbps} kbps",
+                            "codec": s.video.codec,
+                            "encoder": s.spec.name if s.spec else "",
+                        }
+                        for s in c.streams
+                    ],
+                }
+                for c in self.cameras
+            ],
         }
-
-    def _monitor_loop(self) -> None:
-        """Memory history for the status page; systemd's watchdog, fed only while frames
-        flow (a process alive but stuck gets restarted)."""
-        notifier = self.notifier
-        watchdog_s = notifier.watchdog_s
-        period = min(1.0, watchdog_s / 3) if watchdog_s else 1.0
-        stale_s = min(self.config.http.health_timeout_s, watchdog_s or 1e9)
-        next_status = 0.0
-        next_trim = time.monotonic() + TRIM_INTERVAL_S
-        while not self._stop.wait(period):
-            self.memory.maybe_sample()
-            now = time.monotonic()
-            if self.config.source.native and self.encoder is not None:
-                self.encoder.update_gate()  # stop encoding once nobody wants frames
-                self._count_native_frames(now)
-            if TRIM_INTERVAL_S > 0 and now >= next_trim:
-                # Hand glibc's free lists back to the kernel so RSS tracks what is in use
-                # (fragmentation, not leaks, is what grows RSS here: GSTREAMER_NOTES 16).
-                malloc_trim()
-                next_trim = now + TRIM_INTERVAL_S
-            if watchdog_s and self._last_frame_at and now - self._last_frame_at < stale_s:
-                notifier.watchdog()
-            if notifier.enabled and now >= next_status:  # what `systemctl status` shows
-                next_status = now + STATUS_INTERVAL_S
-                s = self.snapshot()
-                notifier.status(
-                    f"{s.fps:.1f} fps, {s.clients} client(s), {s.encoder}, "
-                    f"RSS {s.rss_bytes / 1e6:.0f} MB"
-                )
-
-    def _count_native_frames(self, now: float) -> None:
-        """A gst: source's frames never reach Python: count them where they leave the
-        encoder, once per monitor period (no per-frame callback)."""
-        enc = self.encoder
-        out = enc.frames_out if enc is not None else self.frames
-        if self._native_at and now > self._native_at:
-            self._native_fps = (out - self.frames) / (now - self._native_at)
-        if out != self.frames:
-            self.frames, self._last_frame_at = out, now
-        self._native_at = now
-
-    def _stats_loop(self) -> None:
-        interval = self.config.stats_interval_s
-        while not self._stop.wait(interval):
-            log.info("%s", self.snapshot().line())
 
     def _on_pipeline_error(self, error: PipelineError) -> None:
         if self.error is None:
@@ -403,28 +341,20 @@ class Streamer:
         self._stop.set()
 
 
-def _output_elements(cfg: Config) -> tuple[str, ...]:
+def run(config: Config, **kwargs: Any) -> None:
+    """Start a streamer for `config`, serve until it is asked to stop, stop it: the one entry
+    point of the CLI and the API's blocking form."""
+    streamer = Streamer(config, **kwargs)
+    streamer.start()
+    streamer.serve()
+
+
+def _output_elements(stream: Stream) -> tuple[str, ...]:
     from .gst.launch import PUBLISH_ELEMENTS, RECORD_ELEMENTS, RTMP_ELEMENTS
 
-    o = cfg.outputs
+    o = stream.cfg.outputs
     return (
         *(RTMP_ELEMENTS if o.rtmp_url else ()),
         *(RECORD_ELEMENTS if o.save_dir else ()),
         *(PUBLISH_ELEMENTS if o.publish_url else ()),
     )
-
-
-def _make_outputs(cfg: Config, encoder: H264Encoder) -> list[EncodedOutput]:
-    from .gst.outputs.publish import RtspPublisher
-    from .gst.outputs.record import Recorder
-    from .gst.outputs.rtmp import RtmpOutput
-
-    o = cfg.outputs
-    outputs: list[EncodedOutput] = []
-    if o.save_dir:
-        outputs.append(Recorder(o, cfg.video, encoder))
-    if o.rtmp_url:
-        outputs.append(RtmpOutput(o.rtmp_url, cfg.video, encoder))
-    if o.publish_url:
-        outputs.append(RtspPublisher(o.publish_url, cfg.video, encoder))
-    return outputs

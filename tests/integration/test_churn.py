@@ -9,83 +9,18 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from typing import Callable
 
 import psutil
 import pytest
 
 from camera_streaming.config import FANOUTS
-from camera_streaming.testing import clients
-from camera_streaming.testing.rtsp_probe import RtspProbe, RtspProbeError
+from camera_streaming.testing.rtsp_probe import RtspProbe
 from camera_streaming.testing.soak import idle_medias
+from support.churn import SESSIONS, churn, one_session, settled_baseline, wait_for
 from support.env import start_cli
 from support.fakes import decode_frames, make_config, running
 
 pytestmark = pytest.mark.integration
-
-
-SESSIONS = (
-    clients.raw_teardown_session,
-    clients.raw_reset_session,
-    clients.raw_udp_teardown_session,
-    clients.raw_udp_vanish_session,
-    clients.raw_describe_only_session,
-    clients.raw_never_play_session,
-)
-
-
-def one_session(url: str, mode: int) -> None:
-    """One client life: TCP + TEARDOWN, TCP reset, UDP + TEARDOWN, UDP vanish, DESCRIBE
-    only, SETUP never PLAY."""
-    SESSIONS[mode % len(SESSIONS)](url)
-
-
-def churn(url: str, sessions: int, workers: int, errors: list) -> None:
-    counter = iter(range(sessions))
-    lock = threading.Lock()
-
-    def worker() -> None:
-        while True:
-            with lock:
-                i = next(counter, None)
-            if i is None:
-                return
-            try:
-                one_session(url, i % 6)
-            except (OSError, RtspProbeError, AssertionError) as exc:
-                errors.append((i, repr(exc)))
-
-    threads = [threading.Thread(target=worker) for _ in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-
-
-def wait_for(cond: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.2)
-    return cond()
-
-
-def settled_baseline(s, proc: psutil.Process, anchored: int) -> tuple[int, int]:
-    """fds and threads once the warm-up's sessions, connections and medias are gone and the fd
-    count has held still for a second: a media's UDP sockets close a moment after its session
-    ends, and a baseline taken in between made the final comparison flaky (24 vs 22 in CI)."""
-    assert wait_for(
-        lambda: s.rtsp.sessions == 0 and s.rtsp.clients == 0 and s.rtsp.feeds == anchored, 15
-    ), (s.rtsp.sessions, s.rtsp.clients, s.rtsp.feeds)
-    readings: list[int] = []
-
-    def held_still() -> bool:  # six equal readings, 0.2 s apart (wait_for's period)
-        readings.append(proc.num_fds())
-        return len(readings) >= 6 and len(set(readings[-6:])) == 1
-
-    wait_for(held_still, 10)  # if it never settles, the test's own final checks decide
-    return proc.num_fds(), proc.num_threads()
 
 
 @pytest.mark.parametrize("fanout", FANOUTS)

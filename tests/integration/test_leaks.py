@@ -114,7 +114,7 @@ def test_2_no_appsrc_kept_across_reconnects(port: int) -> None:
     finalized: list[str] = []
     refs: list = []
     with running(make_config(port, session_timeout_s=2, post_session_timeout_s=1)) as s:
-        factory = s.rtsp._factory  # type: ignore[union-attr]
+        factory = s.rtsp.mounts[s.config.rtsp.path].factory  # type: ignore[union-attr]
         assert s.rtsp.feeds == 0  # type: ignore[union-attr]
 
         def watch(_factory, media) -> None:  # type: ignore[no-untyped-def]
@@ -140,7 +140,7 @@ def test_2_shared_media_builds_no_appsrc_per_client_and_frees_its_own(port: int)
         assert rtsp is not None
         url = s.config.rtsp.url()
         clients.raw_teardown_session(url)  # waits for the anchored media to be prepared
-        (feed,) = rtsp._feed_list
+        (feed,) = rtsp.mounts[s.config.rtsp.path]._feed_list
         ref = feed.appsrc.weak_ref(finalized.append, "appsrc")
         del feed
         for i in range(20):
@@ -234,7 +234,7 @@ def test_6_no_state_shared_between_clients(port: int, fanout: str) -> None:
         frozen = RtspProbe(url, rcvbuf=4096)
         frozen.setup_tcp(frozen.control_url(frozen.describe().body))
         frozen.play_until_idr()  # then never reads again
-        feeds = list(s.rtsp._feed_list)  # type: ignore[union-attr]
+        feeds = list(s.rtsp.mounts[s.config.rtsp.path]._feed_list)  # type: ignore[union-attr]
         assert len({id(f) for f in feeds}) == len(feeds) == (1 if fanout == "shared" else 2)
         for i in range(8):
             (clients.raw_reset_session, clients.raw_teardown_session)[i % 2](url)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from camera_streaming.backoff import Backoff
 from camera_streaming.config import OutputsConfig
 from camera_streaming.gst.outputs.record import segment_files
 from support.fakes import decode_frames, make_config, running
@@ -142,7 +143,7 @@ def test_disk_full_is_logged_once_and_rtsp_goes_on(
     config = replace(make_config(port), outputs=OutputsConfig(save_dir=str(tiny_disk)))
     with running(config) as streamer:
         (recorder,) = streamer.outputs
-        recorder.backoff = (0.2,)
+        recorder.backoff = Backoff(0.2, 0.2)
         assert wait_for(lambda: recorder.errors >= 1, 20), recorder.status()
         frames = decode_frames(f"rtsp://127.0.0.1:{port}/stream", 3.0, 320, 240)
         assert wait_for(lambda: recorder.errors >= 3, 20), recorder.status()

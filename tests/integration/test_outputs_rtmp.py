@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from camera_streaming.backoff import Backoff
 from camera_streaming.config import Config, OutputsConfig
 from camera_streaming.gst.runtime import Gst
 from support.env import free_port
@@ -94,7 +95,7 @@ def test_rtmp_reconnect_cycles_leave_no_threads_or_fds(port: int) -> None:
     proc = psutil.Process()
     with running(config) as streamer:
         rtmp = output(streamer, "rtmp")
-        rtmp.backoff = (0.05,)
+        rtmp.backoff = Backoff(0.05, 0.05)
 
         def counts_between_attempts(n: int) -> tuple[int, int]:
             assert wait_for(lambda: rtmp.attempts >= n and rtmp.state == "retrying", 30, 0.005)

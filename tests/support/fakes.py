@@ -111,6 +111,14 @@ def decode_frames(
     url: str, seconds: float, width: int, height: int, transport: str = "tcp"
 ) -> list[tuple[float, tuple[int, int] | None]]:
     """Decode `seconds` of the stream with ffmpeg; return (arrival time, code) per frame."""
+    return [(t, read_code(img)) for t, img in decode_images(url, seconds, width, height, transport)]
+
+
+def decode_images(
+    url: str, seconds: float, width: int, height: int, transport: str = "tcp"
+) -> list[tuple[float, np.ndarray]]:
+    """Decode `seconds` of the stream with ffmpeg; return (arrival time, gray image) per
+    frame."""
     proc = subprocess.Popen(
         [
             "ffmpeg",
@@ -124,8 +132,11 @@ def decode_frames(
             "low_delay",
             "-i",
             url,
+            # stream time, which includes what ffmpeg reads while probing (up to its 5 s
+            # analyzeduration: a 5 fps stream needs most of it); our own loop ends the read
+            # `seconds` after the first decoded frame
             "-t",
-            str(seconds + 2),
+            str(seconds + 8),
             # one output frame per decoded frame: without this ffmpeg duplicates frames to
             # keep a constant rate and the same index shows up twice
             "-fps_mode",
@@ -140,12 +151,12 @@ def decode_frames(
         stderr=subprocess.DEVNULL,
     )
     size = width * height
-    frames: list[tuple[float, tuple[int, int] | None]] = []
-    deadline = time.monotonic() + seconds + 15
+    frames: list[tuple[float, np.ndarray]] = []
+    deadline = time.monotonic() + seconds + 20
     assert proc.stdout is not None
     # A read blocks while ffmpeg waits for a stream that never comes: kill it at the
     # deadline so the read returns and the test fails on what it got, instead of hanging.
-    killer = threading.Timer(seconds + 15, proc.kill)
+    killer = threading.Timer(seconds + 20, proc.kill)
     killer.start()
     try:
         start: float | None = None
@@ -155,8 +166,7 @@ def decode_frames(
                 break
             now = time.monotonic()
             start = start or now
-            img = np.frombuffer(data, np.uint8).reshape(height, width)
-            frames.append((now, read_code(img)))
+            frames.append((now, np.frombuffer(data, np.uint8).reshape(height, width)))
             if now - start >= seconds:
                 break
     finally:

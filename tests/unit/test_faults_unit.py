@@ -5,15 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from camera_streaming.backoff import OUTPUT_BACKOFF, Backoff
 from camera_streaming.config import Config, RtspConfig, parse_users, users_from_env, validate
 from camera_streaming.errors import ConfigError
 from camera_streaming.sources import read_code
-from camera_streaming.sources.supervisor import Slate, retry_delay
+from camera_streaming.sources.supervisor import Slate
 
 
 def test_backoff_doubles_up_to_the_cap() -> None:
-    assert [retry_delay(i, 1.0) for i in range(6)] == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
-    assert retry_delay(1000, 5.0) == 5.0
+    source = Backoff(0.1, 1.0)
+    assert [source.delay(i) for i in range(6)] == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+    assert Backoff(0.1, 5.0).delay(1000) == 5.0
+    assert [OUTPUT_BACKOFF.delay(i) for i in range(6)] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
 
 
 def test_users_parse_and_never_show_passwords() -> None:

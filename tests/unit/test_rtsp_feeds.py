@@ -1,62 +1,56 @@
-"""The per-client feed state machine (gst/rtsp.py) against a PLAY that lands while the encoder
-thread is pushing the priming keyframe: the PLAY must not be lost."""
+"""A mount's feed state machine: the pure transitions (gst/rtsp/feeds.py), and a mount
+delivering access units to a feed, including a PLAY that lands while the encoder thread is
+pushing the priming keyframe (the PLAY must not be lost)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from camera_streaming.config import RtspConfig, VideoConfig
-from camera_streaming.gst.encoder import H264Encoder
-from camera_streaming.gst.rtsp import server as rtsp
+import pytest
+
+from camera_streaming.config import VideoConfig
+from camera_streaming.gst.rtsp import feeds
+from camera_streaming.gst.rtsp.feeds import LIVE, PRIMED, PRIMING, WAIT_KEY, ClientFeed
+from camera_streaming.gst.rtsp.mount import Mount
 from camera_streaming.gst.runtime import Gst, init
+from support.rtsp_fakes import FakeAppsrc, FakeClock, FakeEncoder
 
 
-class FakeAppsrc:
-    """Records pushes; runs `on_push` inside push_buffer, as another thread could meanwhile."""
-
-    def __init__(self) -> None:
-        self.pushed: list[Any] = []
-        self.on_push: Any = None
-
-    def get_property(self, name: str) -> int:
-        return 0
-
-    def get_base_time(self) -> int:
-        return 0
-
-    def push_buffer(self, buf: Any) -> Any:
-        self.pushed.append(buf)
-        if self.on_push is not None:
-            hook, self.on_push = self.on_push, None
-            hook()
-        return Gst.FlowReturn.OK
+@pytest.mark.parametrize(
+    ("state", "is_key", "full", "action"),
+    [
+        (PRIMING, False, False, feeds.SKIP),
+        (PRIMING, True, False, feeds.PUSH),
+        (PRIMED, True, False, feeds.SKIP),
+        (WAIT_KEY, False, False, feeds.SKIP),
+        (WAIT_KEY, True, False, feeds.PUSH),
+        (WAIT_KEY, True, True, feeds.BEHIND),
+        (LIVE, False, False, feeds.PUSH),
+        (LIVE, False, True, feeds.BEHIND),
+    ],
+)
+def test_deliver_action(state: str, is_key: bool, full: bool, action: str) -> None:
+    assert feeds.deliver_action(state, is_key, full) == action
 
 
-class FakeMedia:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def get_element(self) -> FakeMedia:
-        return self
-
-    def get_name(self) -> str:
-        return self.name
+def test_transitions() -> None:
+    assert feeds.after_push(PRIMING) == PRIMED
+    assert feeds.after_push(WAIT_KEY) == LIVE
+    assert feeds.after_push(LIVE) == LIVE
+    assert feeds.on_play(PRIMED, shared=False) == WAIT_KEY
+    assert feeds.on_play(LIVE, shared=True) == LIVE  # a shared media keeps flowing
+    assert feeds.on_play(LIVE, shared=False) == WAIT_KEY
 
 
-class FakeContext:
-    def __init__(self, media: FakeMedia) -> None:
-        self.media = media
-
-
-def make_server() -> tuple[rtsp.RtspServer, rtsp.ClientFeed, FakeAppsrc]:
+def make_mount() -> tuple[Mount, ClientFeed, FakeAppsrc, FakeEncoder]:
     init()
-    video = VideoConfig(width=320, height=240, fps=30)
-    server = rtsp.RtspServer(RtspConfig(port=8554), video, H264Encoder(video))
-    appsrc = FakeAppsrc()
-    feed = rtsp.ClientFeed("media0", appsrc)
-    server._feeds = {"media0": feed}
-    server._feed_list = (feed,)
-    return server, feed, appsrc
+    encoder = FakeEncoder()
+    mount = Mount("/stream", VideoConfig(320, 240, 30), encoder, False, FakeClock())  # type: ignore[arg-type]
+    appsrc = FakeAppsrc(Gst.FlowReturn.OK)
+    feed = ClientFeed("media0", appsrc)
+    mount._feeds = {"media0": feed}
+    mount._feed_list = (feed,)
+    return mount, feed, appsrc, encoder
 
 
 def keyframe() -> Any:
@@ -64,28 +58,44 @@ def keyframe() -> Any:
 
 
 def test_play_during_the_priming_push_is_kept() -> None:
-    server, feed, appsrc = make_server()
+    mount, feed, appsrc, _ = make_mount()
     # PLAY arrives (GLib thread) while the encoder thread is inside the priming push.
-    appsrc.on_push = lambda: server._on_pre_play_request(None, FakeContext(FakeMedia("media0")))
-    server.deliver(keyframe(), True)
-    assert feed.state == rtsp.WAIT_KEY  # not overwritten with PRIMED: it would never go live
-    server.deliver(keyframe(), True)
-    assert feed.state == rtsp.LIVE and len(appsrc.pushed) == 2
+    appsrc.on_push = lambda: mount.play(object(), "media0")
+    mount.deliver(keyframe(), True)
+    assert feed.state == WAIT_KEY  # not overwritten with PRIMED: it would never go live
+    mount.deliver(keyframe(), True)
+    assert feed.state == LIVE and len(appsrc.pushed) == 2
 
 
 def test_feed_goes_priming_primed_wait_key_live() -> None:
-    server, feed, appsrc = make_server()
+    mount, feed, appsrc, encoder = make_mount()
     delta = keyframe()
     delta.set_flags(Gst.BufferFlags.DELTA_UNIT)
-    server.deliver(delta, False)
-    assert feed.state == rtsp.PRIMING and not appsrc.pushed
-    server.deliver(keyframe(), True)
-    assert feed.state == rtsp.PRIMED
-    server.deliver(keyframe(), True)
-    assert feed.state == rtsp.PRIMED and len(appsrc.pushed) == 1  # blocked until PLAY
-    server._on_pre_play_request(None, FakeContext(FakeMedia("media0")))
-    server.deliver(delta, False)
-    assert feed.state == rtsp.WAIT_KEY
-    server.deliver(keyframe(), True)
-    server.deliver(delta, False)
-    assert feed.state == rtsp.LIVE and len(appsrc.pushed) == 3
+    mount.deliver(delta, False)
+    assert feed.state == PRIMING and not appsrc.pushed
+    mount.deliver(keyframe(), True)
+    assert feed.state == PRIMED
+    mount.deliver(keyframe(), True)
+    assert feed.state == PRIMED and len(appsrc.pushed) == 1  # blocked until PLAY
+    mount.play(object(), "media0")
+    assert encoder.keyframe_requests == 1
+    mount.deliver(delta, False)
+    assert feed.state == WAIT_KEY
+    mount.deliver(keyframe(), True)
+    mount.deliver(delta, False)
+    assert feed.state == LIVE and len(appsrc.pushed) == 3
+
+
+def test_a_full_queue_skips_to_the_next_keyframe() -> None:
+    mount, feed, appsrc, _ = make_mount()
+    feed.state = LIVE
+    delta = keyframe()
+    delta.set_flags(Gst.BufferFlags.DELTA_UNIT)
+    appsrc.level = 10**9
+    mount.deliver(delta, False)
+    assert feed.state == WAIT_KEY and mount.dropped == 1 and not appsrc.pushed
+    appsrc.level = 0
+    mount.deliver(delta, False)
+    assert not appsrc.pushed
+    mount.deliver(keyframe(), True)
+    assert feed.state == LIVE and len(appsrc.pushed) == 1

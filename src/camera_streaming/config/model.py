@@ -104,12 +104,13 @@ class RtspConfig:
     def with_users(self, users: Mapping[str, str]) -> RtspConfig:
         return replace(self, users=tuple(sorted(users.items())))
 
-    def url(self, host: str | None = None) -> str:
+    def url(self, host: str | None = None, path: str | None = None) -> str:
+        """The URL clients use for `path` (default: this config's single-stream path)."""
         shown = host or ("127.0.0.1" if self.bind in ("0.0.0.0", "::") else self.bind)
         if ":" in shown:
             shown = f"[{shown}]"
         scheme = "rtsps" if self.tls else "rtsp"
-        return f"{scheme}://{shown}:{self.port}{self.path}"
+        return f"{scheme}://{shown}:{self.port}{path or self.path}"
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""The frame path before the encoder: resize into a reused BGR buffer, run the user hook on it,
-convert into a reused I420 buffer. Nothing here allocates per frame."""
+"""The frame path before the encoders: the camera's frame resized into a reused BGR buffer at
+the capture size, the user hook run on it once, then each stream's own resize and I420
+conversion into its own reused buffers. Nothing here allocates per frame."""
 
 from __future__ import annotations
 
@@ -50,11 +51,13 @@ def load_hook(spec: str) -> FrameHook:
 
 
 class FrameProcessor:
-    """Turns any BGR frame into the encoder's I420 frame at the configured size.
+    """Turns any frame into the camera's BGR frame at the capture size (`prepare`), hooked and
+    overlaid, and that into I420 at the same size (`process`).
 
-    The hook contract: `hook(frame)` gets the BGR frame at the output size, may draw on it in
-    place, must be quick. If it raises, the traceback is logged once, the error counted, and
-    streaming goes on with the frame as it is.
+    The hook contract: `hook(frame)` gets the BGR frame at the capture size, once per captured
+    frame, may draw on it in place (every stream of the camera shows the drawing), must be
+    quick. If it raises, the traceback is logged once, the error counted, and streaming goes
+    on with the frame as it is.
     """
 
     def __init__(
@@ -77,6 +80,12 @@ class FrameProcessor:
     def process(self, frame: np.ndarray) -> np.ndarray:
         """Return the reused I420 buffer holding `frame` resized, hooked and converted.
         Valid until the next call."""
+        cv2.cvtColor(self.prepare(frame), cv2.COLOR_BGR2YUV_I420, dst=self._i420)
+        return self._i420
+
+    def prepare(self, frame: np.ndarray) -> np.ndarray:
+        """Return `frame` as BGR at the capture size, hooked and overlaid: a reused buffer (or
+        `frame` itself when nothing needs changing). Valid until the next call."""
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             frame = self._to_bgr(frame)
         h, w = frame.shape[:2]
@@ -94,8 +103,7 @@ class FrameProcessor:
         if self.overlay is not None:
             self.overlay(bgr)
         self.last_bgr = bgr
-        cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420, dst=self._i420)
-        return self._i420
+        return bgr
 
     def _to_bgr(self, frame: np.ndarray) -> np.ndarray:
         if frame.dtype != np.uint8:
@@ -125,6 +133,26 @@ class FrameProcessor:
                 self._hook_logged = True
                 log.exception("frame hook raised; counting further errors silently")
         self.hook_seconds += time.perf_counter() - t0
+
+
+class StreamScaler:
+    """One stream's view of the camera's BGR frames: resized into a reused BGR buffer when the
+    stream is smaller (or larger), converted into a reused I420 buffer."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width, self.height = width, height
+        self._bgr = np.empty((height, width, 3), np.uint8)
+        self._i420 = np.empty((height * 3 // 2, width), np.uint8)
+
+    def i420(self, bgr: np.ndarray) -> np.ndarray:
+        """`bgr` at this stream's size in I420; the same buffer every call."""
+        h, w = bgr.shape[:2]
+        interp = resize_interpolation(w, h, self.width, self.height)
+        if interp is not None:
+            cv2.resize(bgr, (self.width, self.height), dst=self._bgr, interpolation=interp)
+            bgr = self._bgr
+        cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420, dst=self._i420)
+        return self._i420
 
 
 class LatestFrame:

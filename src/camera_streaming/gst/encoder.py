@@ -1,6 +1,10 @@
-"""The one H.264 encoder: I420 frames in through a bounded appsrc fed from a buffer pool,
-access units out through one appsink whose handler hands each to every consumer (RTSP clients
-now; RTMP push and recording reuse the same encode)."""
+"""A stream's one encode: I420 frames in through a bounded appsrc fed from a buffer pool, access
+units out through one appsink whose handler hands each to every consumer of the stream (its
+RTSP mount, RTMP push, recording, publish).
+
+A `gst:` camera with several streams has one pipeline for all of them (source ! tee, then per
+stream scale/rate/gate/encoder/appsink): the first stream's `H264Encoder` owns it and each
+other stream gets an `EncodedBranch` of it."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import numpy as np
 from ..config.model import VideoConfig
 from ..errors import PipelineError
 from .encoder_catalog import EncoderSpec
-from .launch import encoder_launch
+from .launch import branch_name, encoder_launch, native_split_launch
 from .runtime import GLib, Gst, GstVideo, bus_error, init
 
 log = logging.getLogger(__name__)
@@ -34,131 +38,36 @@ class EncodedConsumer(Protocol):
     def deliver(self, buffer: Any, is_key: bool) -> None: ...
 
 
-class H264Encoder:
-    """Owns the encoder pipeline. `push_i420()` from any one thread; consumers are added and
-    removed from any thread (the list is replaced, never mutated, so delivery takes no lock)."""
+class EncodedBranch:
+    """One stream's encoded output: its appsink, gate and consumers. Consumers are added and
+    removed from any thread (the tuple is replaced, never mutated, so delivery takes no lock)."""
 
-    def __init__(
-        self,
-        video: VideoConfig,
-        on_error: Callable[[PipelineError], None] | None = None,
-        encoder: EncoderSpec | None = None,
-        native_source: str | None = None,
-    ) -> None:
+    def __init__(self, video: VideoConfig, index: int = 0) -> None:
         self.video = video
-        self.spec = encoder  # None: x264enc (launch.encoder_launch's default)
-        # A `gst:` source's launch fragment: GStreamer makes the frames, push_i420 is unused.
-        self.native_source = native_source
-        self.on_error = on_error
+        self.index = index
         self._consumers: tuple[EncodedConsumer, ...] = ()
         self._lock = threading.Lock()
-        self._pipeline: Any = None
-        self._appsrc: Any = None
         self._appsink: Any = None
         self._gate: Any = None
-        self._pool: Any = None
-        self._acquire_params: Any = None
-        self._bus: Any = None
-        self._handler_ids: list[tuple[Any, int]] = []
+        self._sink_handler = 0
         self._key_requested_at = 0.0
-        self._queue_bytes = INPUT_QUEUE * video.i420_size
         # Counters, read by stats without locking (ints are replaced atomically).
-        self.frames_offered = 0  # push_i420 calls while running (the watchdog's input)
-        self.frames_in = 0
         self.frames_out = 0
         self.keyframes_out = 0
         self.bytes_out = 0
-        self.dropped = 0
-        self.alloc_failures = 0
-        self.rebuilds = 0
 
-    # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> None:
-        init()
-        try:
-            pipeline = Gst.parse_launch(
-                encoder_launch(self.video, INPUT_QUEUE, self.spec, self.native_source)
-            )
-        except GLib.Error as exc:  # e.g. a property this version of the element lacks
-            name = self.spec.name if self.spec is not None else "x264enc"
-            raise PipelineError(name, f"cannot build the encoder pipeline: {exc.message}") from None
-        self._appsrc = pipeline.get_by_name("src")
-        self._appsink = pipeline.get_by_name("sink")
-        self._gate = pipeline.get_by_name("gate")  # gst: sources only; starts closed
-        self._handler_ids.append(
-            (self._appsink, self._appsink.connect("new-sample", self._on_new_sample))
-        )
-        bus = pipeline.get_bus()
-        bus.add_signal_watch()
-        self._handler_ids.append((bus, bus.connect("message::error", self._on_bus_error)))
-        self._bus = bus
-        if self._appsrc is not None:
-            self._pool = self._make_pool()
-        self._pipeline = pipeline
-        if pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
-            error = PipelineError("encoder", "the encoder pipeline failed to start")
-            message = bus.pop_filtered(Gst.MessageType.ERROR)
-            if message is not None:  # e.g. a gst: source's device that is missing
-                element, text, debug = bus_error(message)
-                error = PipelineError(element, text, debug)
-            self.stop()
-            raise error
+    def _attach(self, pipeline: Any) -> None:
+        self._appsink = pipeline.get_by_name(branch_name("sink", self.index))
+        self._gate = pipeline.get_by_name(branch_name("gate", self.index))  # gst: sources
+        self._sink_handler = self._appsink.connect("new-sample", self._on_new_sample)
 
-    def _make_pool(self) -> Any:
-        pool = Gst.BufferPool.new()
-        cfg = pool.get_config()
-        caps = Gst.Caps.from_string(
-            f"video/x-raw,format=I420,width={self.video.width},height={self.video.height},"
-            f"framerate={self.video.fps}/1"
-        )
-        Gst.BufferPool.config_set_params(cfg, caps, self.video.i420_size, 2, POOL_BUFFERS)
-        pool.set_config(cfg)
-        pool.set_active(True)
-        params = Gst.BufferPoolAcquireParams()
-        params.flags = Gst.BufferPoolAcquireFlags.DONTWAIT
-        self._acquire_params = params
-        return pool
-
-    def stop(self) -> None:
-        with self._lock:
-            self._consumers = ()
-        self._teardown()
-
-    def rebuild(self) -> None:
-        """Replace a stalled pipeline with a fresh one, keeping the consumers: RTSP feeds stay
-        registered and get the new encoder's first access unit, an IDR with SPS/PPS."""
-        self._teardown()
-        self.start()
-        self.rebuilds += 1
+    def _detach(self) -> None:
+        if self._appsink is not None and self._sink_handler:
+            self._appsink.disconnect(self._sink_handler)
+        self._sink_handler = 0
+        self._appsink = self._gate = None
         with self._lock:
             self._key_requested_at = 0.0
-        self.request_keyframe()
-
-    def _inject_stall(self) -> None:
-        """Fault injection for tests (internal, documented in docs/faults.md): block the
-        encoder's output pad, as a hung encoder would. Frames keep being offered; none come out
-        until `rebuild()` replaces the pipeline."""
-        pipeline = self._pipeline
-        if pipeline is not None:
-            pad = pipeline.get_by_name("enc").get_static_pad("src")
-            pad.add_probe(Gst.PadProbeType.BLOCK_DOWNSTREAM, _block_probe)
-
-    def _teardown(self) -> None:
-        for obj, hid in self._handler_ids:
-            obj.disconnect(hid)
-        self._handler_ids.clear()
-        if self._pipeline is not None:
-            self._pipeline.set_state(Gst.State.NULL)
-        if self._bus is not None:
-            self._bus.remove_signal_watch()
-        if self._pool is not None:
-            self._pool.set_active(False)
-        self._pipeline = self._appsrc = self._appsink = self._pool = self._bus = None
-        self._gate = None
-
-    @property
-    def running(self) -> bool:
-        return self._pipeline is not None
 
     # -- consumers ---------------------------------------------------------------------------
     def add_consumer(self, consumer: EncodedConsumer) -> None:
@@ -195,7 +104,7 @@ class H264Encoder:
         self._set_gate(self.wanted)
 
     def _set_gate(self, open_: bool) -> None:
-        """Called from the monitor, GLib and API threads: the check and the change are one
+        """Called from the upkeep, GLib and API threads: the check and the change are one
         step under the lock, and the valve's own `drop` is the state (nothing cached that
         could disagree with it)."""
         gate = self._gate
@@ -204,6 +113,147 @@ class H264Encoder:
         with self._lock:
             if gate.get_property("drop") == open_:
                 gate.set_property("drop", not open_)
+
+    # -- frames out (encoder streaming thread) -----------------------------------------------
+    def _on_new_sample(self, sink: Any) -> Any:
+        sample = sink.pull_sample()
+        if sample is None:
+            return Gst.FlowReturn.EOS
+        buf = sample.get_buffer()
+        is_key = not buf.has_flags(Gst.BufferFlags.DELTA_UNIT)
+        self.frames_out += 1
+        self.bytes_out += buf.get_size()
+        if is_key:
+            self.keyframes_out += 1
+            self._key_requested_at = 0.0
+        for consumer in self._consumers:
+            consumer.deliver(buf, is_key)
+        return Gst.FlowReturn.OK
+
+
+class H264Encoder(EncodedBranch):
+    """Owns an encoder pipeline and is its first branch. `push_i420()` from any one thread.
+    `extra_streams` (a `gst:` camera only): more branches of the same source, `branches[1:]`."""
+
+    def __init__(
+        self,
+        video: VideoConfig,
+        on_error: Callable[[PipelineError], None] | None = None,
+        encoder: EncoderSpec | None = None,
+        native_source: str | None = None,
+        extra_streams: tuple[tuple[VideoConfig, EncoderSpec | None], ...] = (),
+    ) -> None:
+        super().__init__(video, 0)
+        self.spec = encoder  # None: x264enc (launch.encoder_launch's default)
+        # A `gst:` source's launch fragment: GStreamer makes the frames, push_i420 is unused.
+        self.native_source = native_source
+        self.on_error = on_error
+        self._extra = extra_streams
+        self.branches: tuple[EncodedBranch, ...] = (
+            self,
+            *(EncodedBranch(v, i + 1) for i, (v, _) in enumerate(extra_streams)),
+        )
+        self._pipeline: Any = None
+        self._appsrc: Any = None
+        self._pool: Any = None
+        self._acquire_params: Any = None
+        self._bus: Any = None
+        self._bus_handler = 0
+        self._queue_bytes = INPUT_QUEUE * video.i420_size
+        self.frames_offered = 0  # push_i420 calls while running (the stall check's input)
+        self.frames_in = 0
+        self.dropped = 0
+        self.alloc_failures = 0
+        self.rebuilds = 0
+
+    def _launch(self) -> str:
+        if self._extra and self.native_source:
+            return native_split_launch(self.native_source, [(self.video, self.spec), *self._extra])
+        return encoder_launch(self.video, INPUT_QUEUE, self.spec, self.native_source)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        init()
+        try:
+            pipeline = Gst.parse_launch(self._launch())
+        except GLib.Error as exc:  # e.g. a property this version of the element lacks
+            name = self.spec.name if self.spec is not None else "x264enc"
+            raise PipelineError(name, f"cannot build the encoder pipeline: {exc.message}") from None
+        self._appsrc = pipeline.get_by_name("src")
+        for branch in self.branches:
+            branch._attach(pipeline)
+        bus = pipeline.get_bus()
+        bus.add_signal_watch()
+        self._bus_handler = bus.connect("message::error", self._on_bus_error)
+        self._bus = bus
+        if self._appsrc is not None:
+            self._pool = self._make_pool()
+        self._pipeline = pipeline
+        if pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
+            error = PipelineError("encoder", "the encoder pipeline failed to start")
+            message = bus.pop_filtered(Gst.MessageType.ERROR)
+            if message is not None:  # e.g. a gst: source's device that is missing
+                element, text, debug = bus_error(message)
+                error = PipelineError(element, text, debug)
+            self.stop()
+            raise error
+
+    def _make_pool(self) -> Any:
+        pool = Gst.BufferPool.new()
+        cfg = pool.get_config()
+        caps = Gst.Caps.from_string(
+            f"video/x-raw,format=I420,width={self.video.width},height={self.video.height},"
+            f"framerate={self.video.fps}/1"
+        )
+        Gst.BufferPool.config_set_params(cfg, caps, self.video.i420_size, 2, POOL_BUFFERS)
+        pool.set_config(cfg)
+        pool.set_active(True)
+        params = Gst.BufferPoolAcquireParams()
+        params.flags = Gst.BufferPoolAcquireFlags.DONTWAIT
+        self._acquire_params = params
+        return pool
+
+    def stop(self) -> None:
+        for branch in self.branches:
+            with branch._lock:
+                branch._consumers = ()
+        self._teardown()
+
+    def rebuild(self) -> None:
+        """Replace a stalled pipeline with a fresh one, keeping the consumers: RTSP feeds stay
+        registered and get the new encoder's first access unit, an IDR with SPS/PPS."""
+        self._teardown()
+        self.start()
+        self.rebuilds += 1
+        for branch in self.branches:
+            branch.request_keyframe()
+
+    def _inject_stall(self) -> None:
+        """Fault injection for tests (internal, documented in docs/faults.md): block the
+        encoder's output pad, as a hung encoder would. Frames keep being offered; none come out
+        until `rebuild()` replaces the pipeline."""
+        pipeline = self._pipeline
+        if pipeline is not None:
+            pad = pipeline.get_by_name("enc").get_static_pad("src")
+            pad.add_probe(Gst.PadProbeType.BLOCK_DOWNSTREAM, _block_probe)
+
+    def _teardown(self) -> None:
+        for branch in self.branches:
+            branch._detach()
+        if self._bus is not None and self._bus_handler:
+            self._bus.disconnect(self._bus_handler)
+        self._bus_handler = 0
+        if self._pipeline is not None:
+            self._pipeline.set_state(Gst.State.NULL)
+        if self._bus is not None:
+            self._bus.remove_signal_watch()
+        if self._pool is not None:
+            self._pool.set_active(False)
+        self._pipeline = self._appsrc = self._pool = self._bus = None
+
+    @property
+    def running(self) -> bool:
+        return self._pipeline is not None
 
     # -- frames in ---------------------------------------------------------------------------
     def push_i420(self, frame: np.ndarray) -> bool:
@@ -244,22 +294,6 @@ class H264Encoder:
             return False
         self.frames_in += 1
         return True
-
-    # -- frames out (encoder streaming thread) -----------------------------------------------
-    def _on_new_sample(self, sink: Any) -> Any:
-        sample = sink.pull_sample()
-        if sample is None:
-            return Gst.FlowReturn.EOS
-        buf = sample.get_buffer()
-        is_key = not buf.has_flags(Gst.BufferFlags.DELTA_UNIT)
-        self.frames_out += 1
-        self.bytes_out += buf.get_size()
-        if is_key:
-            self.keyframes_out += 1
-            self._key_requested_at = 0.0
-        for consumer in self._consumers:
-            consumer.deliver(buf, is_key)
-        return Gst.FlowReturn.OK
 
     def _on_bus_error(self, _bus: Any, message: Any) -> None:
         element, text, debug = bus_error(message)

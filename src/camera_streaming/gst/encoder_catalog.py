@@ -105,10 +105,10 @@ class EncoderSpec:
     def elements(self) -> tuple[str, ...]:
         return (self.name, *self.needs, self.parser)
 
-    def launch(self, video: VideoConfig) -> str:
-        """`[pre !] element name=enc props [! post caps]`."""
+    def launch(self, video: VideoConfig, name: str = "enc") -> str:
+        """`[pre !] element name=NAME props [! post caps]`."""
         parts = [self.pre] if self.pre else []
-        parts.append(f"{self.name} name=enc {self.properties(video)}")
+        parts.append(f"{self.name} name={name} {self.properties(video)}")
         if self.post_caps:
             parts.append(self.post_caps)
         return " ! ".join(parts)

@@ -60,19 +60,46 @@ def x264_properties(video: VideoConfig) -> str:
     return DEFAULT["h264"].properties(video)
 
 
-NATIVE_ELEMENTS = ("videoconvert", "videoscale", "videorate")
+NATIVE_ELEMENTS = ("videoconvert", "videoscale", "videorate", "valve")
+NATIVE_SPLIT_ELEMENTS = ("tee", "queue")
+
+
+def branch_name(base: str, index: int) -> str:
+    """Element names in an encoder pipeline: `sink`, `gate`, `enc` for the first stream,
+    `sink1`, `gate1`, `enc1` ... for the others (a `gst:` camera with several streams)."""
+    return base if index == 0 else f"{base}{index}"
+
+
+def _live(fragment: str) -> str:
+    """A `videotestsrc` without `is-live` would run as fast as the encoder allows: made live."""
+    if fragment.split()[0] == "videotestsrc" and "is-live" not in fragment:
+        return fragment.replace("videotestsrc", "videotestsrc is-live=true", 1)
+    return fragment
+
+
+def native_branch(video: VideoConfig, index: int = 0) -> str:
+    """Scale and rate one stream's share of a `gst:` source's frames. The converters pass
+    buffers through untouched when the source already matches; the gate valve keeps frames
+    from this stream's encoder while nobody wants them (H264Encoder.update_gate)."""
+    return (
+        f"videoscale ! videorate drop-only=true ! {raw_caps(video)} "
+        f"! valve name={branch_name('gate', index)} drop=true drop-mode=forward-sticky-events"
+    )
 
 
 def native_head(video: VideoConfig, fragment: str) -> str:
-    """A `gst:` source fragment made to deliver the configured I420 size and rate. The
-    converters pass buffers through untouched when the source already matches; the `gate`
-    valve keeps frames from the encoder while nobody wants them (H264Encoder.update_gate). A
-    `videotestsrc` without `is-live` would run as fast as the encoder allows: made live."""
-    if fragment.split()[0] == "videotestsrc" and "is-live" not in fragment:
-        fragment = fragment.replace("videotestsrc", "videotestsrc is-live=true", 1)
+    """A `gst:` source fragment made to deliver the configured I420 size and rate."""
+    return f"{_live(fragment)} ! videoconvert ! {native_branch(video)}"
+
+
+def encoder_tail(video: VideoConfig, encoder: EncoderSpec | None, index: int = 0) -> str:
+    """Encoder, parser and the appsink whose `new-sample` handler fans access units out."""
+    enc = encoder or DEFAULT.get(video.codec, DEFAULT["h264"])
     return (
-        f"{fragment} ! videoconvert ! videoscale ! videorate drop-only=true ! {raw_caps(video)} "
-        f"! valve name=gate drop=true drop-mode=forward-sticky-events"
+        f"{enc.launch(video, branch_name('enc', index))} "
+        f"! {enc.parser} config-interval=-1 ! {encoded_caps(enc.codec)} "
+        f"! appsink name={branch_name('sink', index)} emit-signals=true sync=false "
+        f"max-buffers=8 drop=true"
     )
 
 
@@ -82,11 +109,9 @@ def encoder_launch(
     encoder: EncoderSpec | None = None,
     native_source: str | None = None,
 ) -> str:
-    """The one encoder pipeline: our frames in through a bounded appsrc (or, for a `gst:`
-    source, the source's own elements), H.264/H.265 access units out through an appsink whose
-    `new-sample` handler fans them out. `encoder` defaults to x264enc (x265enc for h265); see
-    `encoders.select_encoder`."""
-    enc = encoder or DEFAULT.get(video.codec, DEFAULT["h264"])
+    """One stream's encoder pipeline: our frames in through a bounded appsrc (or, for a `gst:`
+    source, the source's own elements), H.264/H.265 access units out through an appsink.
+    `encoder` defaults to x264enc (x265enc for h265); see `encoder_catalog.select_encoder`."""
     head = (
         native_head(video, native_source)
         if native_source
@@ -94,12 +119,21 @@ def encoder_launch(
         f"max-buffers={input_queue} max-bytes=0 leaky-type=downstream caps={raw_caps(video)} "
         f"! {raw_caps(video)}"
     )
-    return (
-        f"{head} "
-        f"! {enc.launch(video)} "
-        f"! {enc.parser} config-interval=-1 ! {encoded_caps(enc.codec)} "
-        f"! appsink name=sink emit-signals=true sync=false max-buffers=8 drop=true"
+    return f"{head} ! {encoder_tail(video, encoder)}"
+
+
+def native_split_launch(
+    fragment: str, streams: list[tuple[VideoConfig, EncoderSpec | None]]
+) -> str:
+    """A `gst:` camera with several streams: one source, a tee, and per stream a leaky queue
+    (a stream whose encoder falls behind drops its own frames, never holds up the others),
+    its scale/rate/gate and its own encoder. No Python per frame."""
+    branches = " ".join(
+        f"t. ! queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 leaky=downstream "
+        f"! {native_branch(video, i)} ! {encoder_tail(video, spec, i)}"
+        for i, (video, spec) in enumerate(streams)
     )
+    return f"{_live(fragment)} ! videoconvert ! tee name=t {branches}"
 
 
 def client_queue_bytes(video: VideoConfig) -> int:

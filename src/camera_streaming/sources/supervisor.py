@@ -1,14 +1,13 @@
-"""Capture with recovery: the source reader, the NO SIGNAL slate and the watchdogs.
+"""Capture with recovery: the source reader, the NO SIGNAL slate and the stall watchdog.
 
-Two named threads per streamer:
+Two named threads per camera:
 
   capture   reads the source and pushes its frames. When a read fails (device gone, read
             error, a file that ended) or the watchdog flags a stall, it closes the source and
             re-opens it with exponential backoff capped at `source_retry_max_s`.
   watchdog  ticks at the configured fps. While the source is down or has delivered nothing for
             `stall_timeout_s`, it pushes the slate, so the encoder and every RTSP client keep
-            running at the configured size and rate. Once a second it checks the encoder: frames
-            offered but no access unit out for `stall_timeout_s` -> the encoder is rebuilt.
+            running at the configured size and rate.
 
 Each fault is logged once when it starts and once when it ends, and counted in `FaultCounters`.
 Nothing here schedules GLib callbacks (GSTREAMER_NOTES 1).
@@ -25,24 +24,13 @@ from typing import TYPE_CHECKING, Callable
 import cv2
 import numpy as np
 
+from ..backoff import SOURCE_FIRST_S, Backoff
 from ..errors import CameraStreamingError
 
 if TYPE_CHECKING:
-    from ..gst.encoder import H264Encoder
     from . import FrameSource
 
 log = logging.getLogger(__name__)
-
-FIRST_RETRY_S = 0.1
-# An encoder is declared stalled after max(stall_timeout_s, this): a cold x264 pipeline takes
-# ~1 s to its first access unit (GSTREAMER_NOTES 15), more on a loaded board, and a shorter
-# limit would rebuild a healthy encoder again and again.
-ENCODER_MIN_STALL_S = 2.0
-
-
-def retry_delay(failures: int, cap_s: float) -> float:
-    """Backoff before re-open attempt number `failures` (0-based): 0.1, 0.2, 0.4, ... capped."""
-    return float(min(cap_s, FIRST_RETRY_S * (2 ** min(failures, 16))))
 
 
 def join_threads(threads: list[threading.Thread], deadline: float) -> None:
@@ -102,28 +90,26 @@ class Slate:
 
 
 class CaptureSupervisor:
-    """Runs the capture and watchdog threads for one source. `push` is `Streamer.push_frame`.
-    With no source (frames pushed through the API) only the encoder watchdog runs."""
+    """Runs the capture and watchdog threads for one camera's source; `push` is the camera's
+    `push_frame`. With no source (frames pushed through the API) nothing runs."""
 
     def __init__(
         self,
         source: FrameSource | None,
         push: Callable[[np.ndarray], bool],
-        encoder: Callable[[], H264Encoder | None],
-        rebuild_encoder: Callable[[], None],
         width: int,
         height: int,
         fps: int,
         stall_timeout_s: float = 2.0,
         retry_max_s: float = 1.0,
+        name: str = "",
     ) -> None:
         self.source = source
         self._push = push
-        self._encoder = encoder
-        self._rebuild_encoder = rebuild_encoder
         self.fps = fps
         self.stall_timeout_s = stall_timeout_s
-        self.retry_max_s = retry_max_s
+        self.backoff = Backoff(SOURCE_FIRST_S, retry_max_s)
+        self._suffix = f"-{name}" if name else ""
         self.counters = FaultCounters()
         self.slate = Slate(width, height, source.name if source is not None else "")
         self._stop = threading.Event()
@@ -138,11 +124,10 @@ class CaptureSupervisor:
 
     def start(self) -> None:
         self._last_frame_at = time.monotonic()
-        loops = [("watchdog", self._watchdog_loop)]
-        if self.source is not None:
-            loops.append(("capture", self._capture_loop))
-        for name, target in loops:
-            t = threading.Thread(target=target, name=name, daemon=True)
+        if self.source is None:
+            return
+        for name, target in (("watchdog", self._watchdog_loop), ("capture", self._capture_loop)):
+            t = threading.Thread(target=target, name=name + self._suffix, daemon=True)
             self._threads.append(t)
             t.start()
 
@@ -194,7 +179,7 @@ class CaptureSupervisor:
                 self.counters.reopen_failures += 1
                 if failures == 0:
                     log.info("source %s cannot be re-opened yet (%s); retrying", source.name, exc)
-                if self._stop.wait(retry_delay(failures, self.retry_max_s)):
+                if self._stop.wait(self.backoff.delay(failures)):
                     return
                 failures += 1
                 continue
@@ -209,8 +194,6 @@ class CaptureSupervisor:
     def _watchdog_loop(self) -> None:
         period = 1.0 / self.fps
         next_t = time.monotonic()
-        next_encoder_check = next_t + 1.0
-        enc_mark = (0, 0, next_t)  # (frames offered, frames out, when) at the last progress
         while not self._stop.is_set():
             delay = next_t - time.monotonic()
             if delay > 0 and self._stop.wait(delay):
@@ -229,29 +212,3 @@ class CaptureSupervisor:
             if self._down or self._stalled:
                 self.counters.slate_frames += 1
                 self._push(self.slate.render())
-            if now >= next_encoder_check:
-                next_encoder_check = now + 1.0
-                enc_mark = self._check_encoder(enc_mark, now)
-
-    def _check_encoder(self, mark: tuple[int, int, float], now: float) -> tuple[int, int, float]:
-        enc = self._encoder()
-        if enc is None or not enc.running:
-            return mark
-        offered, out = enc.frames_offered, enc.frames_out
-        if out != mark[1] or offered == mark[0]:
-            return offered, out, now  # producing, or nothing went in: healthy
-        if offered - mark[0] < 2 or now - mark[2] < max(self.stall_timeout_s, ENCODER_MIN_STALL_S):
-            return mark
-        self.counters.encoder_stalls += 1
-        log.warning(
-            "encoder produced nothing for %.1f s while %d frames went in; rebuilding it",
-            now - mark[2],
-            offered - mark[0],
-        )
-        try:
-            self._rebuild_encoder()
-        except CameraStreamingError as exc:
-            log.error("encoder rebuild failed: %s", exc)
-        else:
-            log.info("encoder rebuilt")
-        return enc.frames_offered, enc.frames_out, time.monotonic()

@@ -135,8 +135,56 @@ class OutputStatus:
 
 
 @dataclass(frozen=True)
+class StreamSnapshot:
+    """One stream of a camera at one moment."""
+
+    path: str
+    video: str  # "640x360@5 500 kbps"
+    frames: int  # frames given to its encoder (its share of the camera's)
+    fps: float
+    encoded: int
+    keyframes: int
+    dropped: int  # encoder input drops plus RTSP client queue drops
+    clients: int  # RTSP medias playing it now
+    medias: int  # RTSP medias alive now
+    bytes_sent: int
+    encoder: str
+    outputs: tuple[OutputStatus, ...] = ()
+
+    def short(self) -> str:
+        return (
+            f"{self.path} fps={self.fps:.1f} encoded={self.encoded} clients={self.clients} "
+            f"dropped={self.dropped}" + "".join(f" {o.short()}" for o in self.outputs)
+        )
+
+
+@dataclass(frozen=True)
+class CameraSnapshot:
+    """One camera and its streams at one moment."""
+
+    name: str
+    source: str
+    frames: int  # frames captured (or pushed through the API)
+    fps: float
+    idle_frames: int  # frames not processed because no stream of the camera was wanted
+    hook_errors: int
+    hook_seconds: float
+    last_frame_age_s: float | None
+    streams: tuple[StreamSnapshot, ...]
+    faults: dict[str, int] = field(default_factory=dict)
+
+    def line(self) -> str:
+        """The camera's stats line, prefixed with its name."""
+        return (
+            f"{self.name}: frames={self.frames} fps={self.fps:.1f} "
+            + " | ".join(s.short() for s in self.streams)
+            + "".join(f" {k}={v}" for k, v in self.faults.items() if v)
+        )
+
+
+@dataclass(frozen=True)
 class Snapshot:
-    """What the stats line shows, at one moment."""
+    """What the stats line shows, at one moment: process totals, and each camera."""
 
     uptime_s: float
     frames: int
@@ -151,7 +199,6 @@ class Snapshot:
     medias: int = 0  # client medias alive now
     connected: int = 0  # RTSP connections accepted since start
     closed: int = 0  # ... and closed since start
-    # issue 6: /metrics and /api/status
     bytes_sent: int = 0  # encoded bytes handed to RTSP clients
     hook_seconds: float = 0.0  # total time in the user hook
     encoder: str = ""  # the encoder element in use
@@ -159,8 +206,15 @@ class Snapshot:
     idle_frames: int = 0  # frames not encoded because nobody watched
     keyframes: int = 0
     last_frame_age_s: float | None = None  # None before the first frame
-    outputs: tuple[OutputStatus, ...] = ()  # RTMP / recording / publish (issue 5)
-    faults: dict[str, int] = field(default_factory=dict)  # capture.FaultCounters as a dict
+    outputs: tuple[OutputStatus, ...] = ()  # RTMP / recording / publish of every stream
+    faults: dict[str, int] = field(default_factory=dict)  # FaultCounters of every camera
+    cameras: tuple[CameraSnapshot, ...] = ()
+
+    def lines(self) -> list[str]:
+        """The stats lines: one per camera (when the process has more than one stream), then
+        the process totals."""
+        many = len(self.cameras) > 1 or any(len(c.streams) > 1 for c in self.cameras)
+        return [*(c.line() for c in self.cameras if many), self.line()]
 
     def line(self) -> str:
         heap = "" if self.heap_bytes is None else f" heap={self.heap_bytes / 1e6:.2f}MB"

@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any
 
+from ...backoff import OUTPUT_BACKOFF, Backoff
 from ...config.model import VideoConfig
 from ...telemetry.stats import OutputStatus
 from ..encoder import H264Encoder
@@ -24,7 +25,6 @@ from ..runtime import Gst, bus_error, init
 
 log = logging.getLogger(__name__)
 
-BACKOFF_S = (0.5, 1.0, 2.0, 5.0)  # wait before attempt n+1 after n failures in a row
 BUS_POLL_S = 0.25
 EOS_WAIT_S = 1.0  # on stop: how long the pipeline may take to finish (close the file)
 CONFIRM_S = 0.5  # data flowing this long without an error: connected
@@ -44,7 +44,7 @@ class EncodedOutput:
         target: str,
         video: VideoConfig,
         encoder: H264Encoder,
-        backoff: tuple[float, ...] = BACKOFF_S,
+        backoff: Backoff = OUTPUT_BACKOFF,
     ) -> None:
         self.name = name
         self.target = target
@@ -158,7 +158,7 @@ class EncodedOutput:
                 failures = 0  # it worked for a while: start the backoff again
                 self._outage_logged = False  # and a failure now is a new outage
             self._record_error(error)
-            wait = self.backoff[min(failures, len(self.backoff) - 1)]
+            wait = self.backoff.delay(failures)
             failures += 1
             self.state = RETRYING
             if self._stop.wait(wait):
@@ -267,7 +267,7 @@ class UrlOutput(EncodedOutput):
         url: str,
         video: VideoConfig,
         encoder: H264Encoder,
-        backoff: tuple[float, ...] = BACKOFF_S,
+        backoff: Backoff = OUTPUT_BACKOFF,
     ) -> None:
         super().__init__(self.kind, url, video, encoder, backoff)
         self.url = url

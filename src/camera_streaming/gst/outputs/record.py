@@ -20,12 +20,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ...backoff import OUTPUT_BACKOFF, Backoff
 from ...config.model import OutputsConfig, VideoConfig
 from ...errors import ConfigError
 from ...telemetry.stats import OutputStatus
 from ..encoder import H264Encoder
 from ..launch import record_launch
-from .base import BACKOFF_S, EncodedOutput
+from .base import EncodedOutput
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class Recorder(EncodedOutput):
         outputs: OutputsConfig,
         video: VideoConfig,
         encoder: H264Encoder,
-        backoff: tuple[float, ...] = BACKOFF_S,
+        backoff: Backoff = OUTPUT_BACKOFF,
     ) -> None:
         assert outputs.save_dir is not None
         super().__init__("record", outputs.save_dir, video, encoder, backoff)

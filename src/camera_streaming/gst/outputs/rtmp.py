@@ -2,7 +2,7 @@
 
 `appsrc ! h264parse ! flvmux streamable=true ! rtmpsink`. When the server goes away rtmpsink
 posts an error; the supervisor (gst/output.py) drops the pipeline and builds a new one after a
-backoff (0.5, 1, 2, 5, 5 ... s). RTSP clients, recording and publishing are not touched.
+backoff (0.5, 1, 2, 4, 5, 5 ... s). RTSP clients, recording and publishing are not touched.
 """
 
 from __future__ import annotations

@@ -1,22 +1,11 @@
-"""The RTSP server: gst-rtsp-server with light medias (`appsrc ! rtph264pay`) fed with the one
-encoder's access units, in one of two fan-outs (`--fanout`, docs/rtsp.md):
+"""The RTSP server: one gst-rtsp-server on one port with a `Mount` per stream, plus what is
+shared by every mount: authentication, the session pool, and client policing (connections
+that stopped reading, never set up a session, or outlived theirs).
 
-  per-client  a media per client: each has its own streaming and sending threads.
-  shared      one media for every client, built and prepared by the server itself at start
-              (the "anchor") and held prepared until stop, so the clients never tear it down:
-              one streaming and one sending thread for all clients.
-
-Why the anchor: stock gst-rtsp-server 1.22.0 aborts in `gst_rtsp_media_get_rates` under
-concurrent client churn when a shared media is torn down by its last client while another
-joins (GSTREAMER_NOTES 17). Held prepared, it is never torn down; churn tests cover both modes.
-
-A client's feed goes through these states (`ClientFeed.state`):
-  PRIMING   media configured (DESCRIBE): the next IDR is pushed so the media can preroll
-  PRIMED    the stream is blocked until PLAY; nothing is pushed
-  WAIT_KEY  PLAY seen: a keyframe was requested; deltas are skipped until it arrives
-  LIVE      every access unit is pushed
-A feed is dropped on the media's `unprepared` signal or when a push returns FLUSHING (the
-client went away): no reference to a dead media or appsrc is kept (GSTREAMER_NOTES 8, 9).
+One long-lived GLib timer, created once, does the periodic work: the session pool's cleanup
+(sessions of vanished clients: docs/gstreamer.md, fact 10), closing idle or stalled
+connections, and each mount's shared-media upkeep. Nothing is scheduled per client or per
+frame (docs/gstreamer.md, fact 1).
 """
 
 from __future__ import annotations
@@ -29,40 +18,16 @@ from typing import Any
 
 from ...config.model import RtspConfig, VideoConfig
 from ...errors import PortInUseError
-from ..encoder import H264Encoder
-from ..launch import client_media_launch, client_queue_bytes
+from ..encoder import EncodedBranch
 from ..runtime import GLib, Gst, GstRtsp, GstRtspServer, init
-from .auth import allow_viewers, make_auth
+from .auth import make_auth
 from .clients import ClientState, shutdown_client, stopped_reading
+from .mount import Mount
 
 log = logging.getLogger(__name__)
 
-PRIMING, PRIMED, WAIT_KEY, LIVE = "priming", "primed", "wait-key", "live"
 CLEANUP_INTERVAL_S = 2
 CLIENT_THREADS = -1  # gst-rtsp-server thread pool: -1 = a thread per client connection
-
-
-class ClientFeed:
-    """One client's media input. Touched by the encoder thread (push, PRIMING -> PRIMED and
-    WAIT_KEY -> LIVE) and the GLib thread (-> WAIT_KEY); state changes take the server's lock,
-    pushes in the LIVE state take none."""
-
-    __slots__ = ("key", "appsrc", "state", "pushed", "dropped")
-
-    def __init__(self, key: str, appsrc: Any) -> None:
-        self.key = key
-        self.appsrc = appsrc
-        self.state = PRIMING
-        self.pushed = 0
-        self.dropped = 0
-
-
-class SharedMediaFactory(GstRtspServer.RTSPMediaFactory):
-    """A shared factory that maps every URL of its mount to one media: the default key has the
-    query string in it, so `.../stream?x` would build a second media that nothing anchors."""
-
-    def do_gen_key(self, _url: Any) -> str:
-        return "anchored"
 
 
 def check_port_free(address: str, port: int) -> None:
@@ -79,36 +44,37 @@ def check_port_free(address: str, port: int) -> None:
 
 
 class RtspServer:
-    """Serves the encoder's output at `rtsp://bind:port/path` to any number of clients."""
+    """Serves each stream's encoder output at `rtsp://bind:port/<its path>` to any number of
+    clients. `add_mount()` before `start()`; with `video` and `encoder` given, the server has
+    one mount at `rtsp.path` (the single-stream form)."""
 
-    def __init__(self, rtsp: RtspConfig, video: VideoConfig, encoder: H264Encoder) -> None:
+    def __init__(
+        self,
+        rtsp: RtspConfig,
+        video: VideoConfig | None = None,
+        encoder: EncodedBranch | None = None,
+    ) -> None:
         self.cfg = rtsp
-        self.video = video
-        self.encoder = encoder
         self._lock = threading.Lock()
-        self._feeds: dict[str, ClientFeed] = {}
-        self._feed_list: tuple[ClientFeed, ...] = ()
         self._clients: dict[Any, ClientState] = {}
         self._server: Any = None
-        self._factory: Any = None
         self._attach_id = 0
         self._cleanup_id = 0
         self._shared = rtsp.fanout == "shared"
-        self._anchor: Any = None  # the prepared shared media (shared fan-out)
-        self._anchoring: threading.Thread | None = None
-        self._last_play = float("-inf")
-        self._queue_bytes = client_queue_bytes(video)
         self._clock = Gst.SystemClock.obtain()  # the clock every media pipeline runs on
+        self.mounts: dict[str, Mount] = {}
         self.clients_connected = 0
         self.clients_closed = 0
         self.sessions_created = 0
-        self.medias_configured = 0
-        self.medias_released = 0
-        self.dropped = 0  # access units dropped because a client's queue was full
-        self.bytes_sent = 0  # encoded bytes pushed into clients' media
-        self.keyframe_requests = 0
         self.idle_closed = 0  # connections closed because they had no session for too long
         self.stalled_closed = 0  # connections closed because the client stopped reading
+        if video is not None and encoder is not None:
+            self.add_mount(rtsp.path, video, encoder)
+
+    def add_mount(self, path: str, video: VideoConfig, encoder: EncodedBranch) -> Mount:
+        mount = Mount(path, video, encoder, self._shared, self._clock)
+        self.mounts[path] = mount
+        return mount
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -124,37 +90,35 @@ class RtspServer:
         pool = server.get_session_pool()
         if self.cfg.max_clients:
             pool.set_max_sessions(self.cfg.max_clients)
-        factory = SharedMediaFactory() if self._shared else GstRtspServer.RTSPMediaFactory()
-        factory.set_launch(client_media_launch(self.video))
-        factory.set_shared(self._shared)
         auth = make_auth(self.cfg.auth, dict(self.cfg.users), self.cfg.tls_cert, self.cfg.tls_key)
         if auth is not None:
             server.set_auth(auth)
-            allow_viewers(factory)
-        if self.cfg.tls:  # RTSPS protects the control connection and interleaved RTP only
-            factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
-        factory.connect("media-configure", self._on_media_configure)
-        server.get_mount_points().add_factory(self.cfg.path, factory)
+        mount_points = server.get_mount_points()
+        for path, mount in self.mounts.items():
+            mount_points.add_factory(path, mount.make_factory(auth is not None, self.cfg.tls))
         server.connect("client-connected", self._on_client_connected)
         self._attach_id = server.attach(None)
         if not self._attach_id:
             raise PortInUseError(
                 f"cannot listen on {self.cfg.bind}:{self.cfg.port}: choose another --port"
             )
-        # One long-lived timer, created once: removes sessions whose clients vanished
-        # (GSTREAMER_NOTES 10). Never one per client or per frame (GSTREAMER_NOTES 1).
         self._cleanup_id = GLib.timeout_add_seconds(CLEANUP_INTERVAL_S, self._on_cleanup_timer)
-        self._server, self._factory = server, factory
-        self.encoder.add_consumer(self)
+        self._server = server
         if self._shared:
-            self._start_anchor()
-        log.info("RTSP server listening at %s (%s fan-out)", self.cfg.url(), self.cfg.fanout)
+            for mount in self.mounts.values():
+                mount.start_anchor(self.cfg.port)
+        log.info(
+            "RTSP server listening at %s (%s fan-out)",
+            ", ".join(self.cfg.url(path=p) for p in self.mounts),
+            self.cfg.fanout,
+        )
 
     def stop(self) -> None:
         """Stop accepting, close every client and session, forget every feed."""
-        self.encoder.remove_consumer(self)
         server = self._server
         if server is None:
+            for mount in self.mounts.values():
+                mount.encoder.remove_consumer(mount)
             return
         for source_id in (self._cleanup_id, self._attach_id):
             if source_id:
@@ -164,25 +128,21 @@ class RtspServer:
         # streaming thread stops sending. Removing sessions while a media still sends raced
         # in gst-rtsp-server (`get_data_seq: 'data_seq' should not be NULL`, seen once in 4
         # stops right after 32 clients left, by the benchmark).
-        with self._lock:
-            feeds = list(self._feeds.values())
-            self._feeds.clear()
-            self._feed_list = ()
-        for feed in feeds:
-            feed.appsrc.send_event(Gst.Event.new_flush_start())
+        for mount in self.mounts.values():
+            mount.stop()
         # Sessions next: removing a session re-arms its client's control timer, and a client
         # finalized with that timer armed aborts (rtsp-client.c gst_rtsp_client_finalize);
         # closing the client afterwards disarms it.
         server.get_session_pool().filter(_remove_all)
         server.client_filter(_remove_all)
-        server.get_mount_points().remove_factory(self.cfg.path)
+        mount_points = server.get_mount_points()
+        for path in self.mounts:
+            mount_points.remove_factory(path)
         with self._lock:
             self._clients.clear()
-            anchoring = self._anchoring
-        self._server = self._factory = None
-        if anchoring is not None:
-            anchoring.join(10)
-        self._release_anchor()
+        self._server = None
+        for mount in self.mounts.values():
+            mount.release()
 
     # -- figures -----------------------------------------------------------------------------
     @property
@@ -197,85 +157,38 @@ class RtspServer:
 
     @property
     def live_feeds(self) -> int:
-        return sum(1 for f in self._feed_list if f.state == LIVE)
+        return sum(m.live_feeds for m in self.mounts.values())
 
     @property
     def feeds(self) -> int:
-        return len(self._feed_list)
+        return sum(m.feeds for m in self.mounts.values())
 
     @property
-    def wants_frames(self) -> bool:
-        return any(f.state != PRIMED for f in self._feed_list)
+    def anchored(self) -> int:
+        """Shared medias held prepared by the server itself (one per mount when shared)."""
+        return sum(m.anchored for m in self.mounts.values())
 
-    # -- encoder output (encoder streaming thread) -------------------------------------------
-    def deliver(self, buffer: Any, is_key: bool) -> None:
-        now = self._clock.get_time()
-        size = 0
-        for feed in self._feed_list:
-            state = feed.state
-            if state == PRIMED or (not is_key and state != LIVE):
-                continue
-            appsrc = feed.appsrc
-            if appsrc.get_property("current-level-bytes") >= self._queue_bytes:
-                # The client cannot keep up. Dropping one access unit mid-GOP would corrupt
-                # every frame until the next IDR, so skip to the next (natural) keyframe: the
-                # client sees a freeze of at most one GOP, not garbage, and a slow client does
-                # not force extra IDRs on everyone.
-                feed.dropped += 1
-                self.dropped += 1
-                feed.state = WAIT_KEY
-                continue
-            out = buffer.copy()  # shallow: shares the encoded memory
-            # Rebase to this media's running time. Before its pipeline runs (base time 0)
-            # appsrc's do-timestamp stamps the priming keyframe when it is dequeued; it
-            # cannot be left to do that for deltas (it stamps only keyframes' PTS).
-            base = appsrc.get_base_time()
-            out.pts = out.dts = now - base if base and now > base else Gst.CLOCK_TIME_NONE
-            ret = appsrc.push_buffer(out)
-            if ret != Gst.FlowReturn.OK:
-                # FLUSHING/EOS: this client's media is being torn down - detach, not an error.
-                self._drop_feed(feed.key)
-                continue
-            feed.pushed += 1
-            size = size or buffer.get_size()
-            self.bytes_sent += size
-            if state == PRIMING:
-                self._advance(feed, PRIMING, PRIMED)
-            elif state == WAIT_KEY:
-                self._advance(feed, WAIT_KEY, LIVE)
+    @property
+    def medias_configured(self) -> int:
+        return sum(m.medias_configured for m in self.mounts.values())
 
-    def _advance(self, feed: ClientFeed, expected: str, new: str) -> None:
-        """Move `feed` from `expected` to `new` unless the GLib thread changed it meanwhile:
-        a PLAY (WAIT_KEY) landing while the priming keyframe was being pushed must not be
-        overwritten with PRIMED, or the client never goes live (it gets one frame)."""
-        with self._lock:
-            if feed.state == expected:
-                feed.state = new
+    @property
+    def medias_released(self) -> int:
+        return sum(m.medias_released for m in self.mounts.values())
+
+    @property
+    def dropped(self) -> int:
+        return sum(m.dropped for m in self.mounts.values())
+
+    @property
+    def bytes_sent(self) -> int:
+        return sum(m.bytes_sent for m in self.mounts.values())
+
+    @property
+    def keyframe_requests(self) -> int:
+        return sum(m.keyframe_requests for m in self.mounts.values())
 
     # -- gst-rtsp-server signals (GLib thread) -----------------------------------------------
-    def _on_media_configure(self, _factory: Any, media: Any) -> None:
-        element = media.get_element()
-        key = element.get_name()
-        feed = ClientFeed(key, element.get_by_name("src"))
-        media.connect("unprepared", self._on_media_unprepared)
-        with self._lock:
-            self._feeds[key] = feed
-            self._feed_list = tuple(self._feeds.values())
-        self.medias_configured += 1
-        self._request_keyframe()
-
-    def _on_media_unprepared(self, media: Any) -> None:
-        self.medias_released += 1
-        self._drop_feed(media.get_element().get_name())
-        with self._lock:
-            if media is self._anchor:  # an error tore it down: the cleanup timer re-anchors
-                self._anchor = None
-
-    def _drop_feed(self, key: str) -> None:
-        with self._lock:
-            if self._feeds.pop(key, None) is not None:
-                self._feed_list = tuple(self._feeds.values())
-
     def _on_client_connected(self, _server: Any, client: Any) -> None:
         self.clients_connected += 1
         # The client is held here until it closes, so the timer can close idle ones. (Not
@@ -292,6 +205,8 @@ class RtspServer:
         self.clients_closed += 1
         with self._lock:
             self._clients.pop(client, None)
+        for mount in self.mounts.values():
+            mount.forget(client)
 
     def _on_new_session(self, client: Any, session: Any) -> None:
         self.sessions_created += 1
@@ -303,77 +218,23 @@ class RtspServer:
     def _on_pre_play_request(self, client: Any, ctx: Any) -> Any:
         media = ctx.media
         with self._lock:
-            self._last_play = time.monotonic()
             state = self._clients.get(client)
             if state is not None:
                 state.played = True
-            feed = self._feeds.get(media.get_element().get_name()) if media is not None else None
-            # A shared media already live keeps flowing to the others; the IDR asked for
-            # below lets the newcomer start decoding.
-            if feed is not None and not (self._shared and feed.state == LIVE):
-                feed.state = WAIT_KEY
-        if feed is not None:
-            self._request_keyframe()
+        if media is not None:
+            key = media.get_element().get_name()
+            for mount in self.mounts.values():
+                if mount.owns(key):
+                    mount.play(client, key)
+                    break
         return GstRtsp.RTSPStatusCode.OK
 
     def _on_teardown_request(self, client: Any, _ctx: Any) -> None:
         state = self._clients.get(client)
         if state is not None:
             state.played = False
-
-    def _request_keyframe(self) -> None:
-        self.keyframe_requests += 1
-        self.encoder.request_keyframe()
-
-    # -- the shared media's anchor -------------------------------------------------------------
-    def _start_anchor(self) -> None:
-        """Build and prepare the shared media in a worker thread: `prepare()` blocks until the
-        media prerolls on an IDR that the encoder thread delivers, with its bus served by the
-        GLib thread, so it can run on neither (from the GLib thread it fails)."""
-        with self._lock:
-            if self._anchoring is not None or self._anchor is not None:
-                return
-            self._anchoring = threading.Thread(
-                target=self._anchor_shared_media, name="rtsp-anchor", daemon=True
-            )
-            self._anchoring.start()
-
-    def _anchor_shared_media(self) -> None:
-        try:
-            factory = self._factory
-            res, url = GstRtsp.RTSPUrl.parse(f"rtsp://127.0.0.1:{self.cfg.port}{self.cfg.path}")
-            media = factory.construct(url) if factory and res == GstRtsp.RTSPResult.OK else None
-            if media is None or not media.prepare(None):
-                log.warning("could not prepare the shared RTSP media; retrying")
-                return
-            with self._lock:
-                stopped = self._server is None
-                if not stopped:
-                    self._anchor = media
-            if stopped:
-                media.unprepare()
-            else:
-                log.debug("shared RTSP media prepared")
-        finally:
-            with self._lock:
-                self._anchoring = None
-
-    def _release_anchor(self) -> None:
-        with self._lock:
-            media, self._anchor = self._anchor, None
-        if media is not None:
-            media.unprepare()
-
-    def _idle_shared_feed(self, now: float) -> None:
-        """Shared fan-out: once no client plays (none has sent PLAY without a TEARDOWN since,
-        and none did in the last few seconds), stop pushing so that the encoder can stop; the
-        next PLAY asks for an IDR and starts it again."""
-        with self._lock:
-            if now - self._last_play < 5 or any(c.played for c in self._clients.values()):
-                return
-            for feed in self._feed_list:
-                if feed.state in (LIVE, WAIT_KEY):
-                    feed.state = PRIMED
+        for mount in self.mounts.values():
+            mount.forget(client)
 
     def _on_cleanup_timer(self) -> bool:
         server = self._server
@@ -381,16 +242,14 @@ class RtspServer:
             server.get_session_pool().cleanup()
             now = time.monotonic()
             self._close_idle_clients(now)
-            if self._shared:
-                self._idle_shared_feed(now)
-                if self._anchor is None:
-                    self._start_anchor()
+            for mount in self.mounts.values():
+                mount.tick(now, self.cfg.port)
         return True
 
     def _close_idle_clients(self, now: float) -> None:
         """Close connections that have had no session for a while: a client whose session
         expired (it froze or vanished) after `post_session_timeout_s`, one that never set up
-        a session after `session_timeout_s` (GSTREAMER_NOTES 11)."""
+        a session after `session_timeout_s` (docs/gstreamer.md, fact 11)."""
         with self._lock:
             clients = list(self._clients.items())
         for client, state in clients:

@@ -1,0 +1,233 @@
+"""One camera: its source and supervisor (re-open, NO SIGNAL slate, stall watchdog), the user
+hook, and its streams.
+
+Frames: capture once -> `FrameProcessor.prepare` (resized to the capture size, the hook run
+once on the full-size BGR frame, the overlay) -> each wanted stream whose rate share takes the
+frame resizes it into its own buffers and encodes it. While no stream of the camera is wanted
+nothing is processed (the frame is counted idle), unless a snapshot is due.
+
+A `gst:` camera has no Python per frame: one pipeline (source ! tee, a branch per stream)
+whose first stream's encoder owns it."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from ..config.model import CameraConfig, RecoveryConfig, VideoConfig
+from ..errors import PipelineError
+from ..frames.overlay import StatusOverlay
+from ..frames.processor import FrameHook, FrameProcessor, LatestFrame, load_hook
+from ..sources import FrameSource, open_source
+from ..sources.supervisor import CaptureSupervisor, FaultCounters
+from ..telemetry.stats import CameraSnapshot, FpsMeter
+from .stream import Stream, start_encoder
+
+if TYPE_CHECKING:
+    from ..gst.encoder import H264Encoder
+    from ..gst.encoder_catalog import EncoderSpec
+
+log = logging.getLogger(__name__)
+
+OnError = Callable[[PipelineError], None]
+
+
+class Camera:
+    """Not reusable after `stop()`. `hook` and `source` override the config's (API use)."""
+
+    def __init__(
+        self,
+        cfg: CameraConfig,
+        recovery: RecoveryConfig,
+        snapshot_max_fps: float = 4.0,
+        hook: FrameHook | None = None,
+        source: FrameSource | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self.capture = cfg.capture
+        self.recovery = recovery
+        self.native = cfg.source.native
+        self.streams = [Stream(s, self.capture.fps, recovery.stall_timeout_s) for s in cfg.streams]
+        self._hook = hook
+        self._source = source
+        self._lock = threading.Lock()
+        self._fps = FpsMeter()
+        self.processor: FrameProcessor | None = None
+        self.supervisor: CaptureSupervisor | None = None
+        self.latest = LatestFrame(snapshot_max_fps)  # for the JPEG snapshot
+        self.frames = 0  # frames offered by the source or the API
+        self.idle_frames = 0  # frames not processed because no stream was wanted
+        self.last_frame_at = 0.0
+        self._native_at, self._native_fps = 0.0, 0.0
+
+    @property
+    def source_name(self) -> str:
+        if self.native or self._source is None:
+            return str(self.cfg.source) if self.native else "api"
+        return self._source.name
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start_encoders(self, available: Collection[str], on_error: OnError) -> None:
+        """Start every stream's encoder (each the best one installed, with fallbacks for
+        `auto`) and outputs. Raises `CameraStreamingError` with a one-line reason."""
+        from ..gst.encoder import H264Encoder
+
+        specs = [_encoder_specs(available, s.video.encoder, s.video.codec) for s in self.streams]
+        if self.native:
+            main, *others = self.streams
+            extra = tuple((s.video, sp[0]) for s, sp in zip(others, specs[1:]))
+
+            def make(spec: EncoderSpec) -> H264Encoder:
+                return H264Encoder(main.video, on_error, spec, self.cfg.source.location, extra)
+
+            pipeline, spec = start_encoder(make, specs[0])
+            main.attach(pipeline, pipeline, spec)
+            for stream, branch, sp in zip(others, pipeline.branches[1:], specs[1:]):
+                stream.attach(branch, pipeline, sp[0])
+        else:
+            for stream, sp in zip(self.streams, specs):
+                video = stream.video
+
+                def make_one(spec: EncoderSpec, video: VideoConfig = video) -> H264Encoder:
+                    return H264Encoder(video, on_error, spec)
+
+                encoder, spec = start_encoder(make_one, sp)
+                stream.attach(encoder, encoder, spec)
+        for stream in self.streams:
+            stream.start_outputs()
+
+    def start_capture(self, from_api: bool) -> None:
+        """Open the source (unless frames come from the API or GStreamer) and start the capture
+        and watchdog threads."""
+        cfg = self.cfg
+        if self.native:
+            return
+        self.load_hook()
+        overlay = StatusOverlay(self._overlay_figures) if cfg.overlay else None
+        self.processor = FrameProcessor(
+            self.capture.width, self.capture.height, self._hook, overlay
+        )
+        if self._source is None and not from_api:
+            self._source = open_source(cfg.source, self.capture)
+        self.supervisor = CaptureSupervisor(
+            self._source,
+            self.push_frame,
+            self.capture.width,
+            self.capture.height,
+            self.capture.fps,
+            stall_timeout_s=self.recovery.stall_timeout_s,
+            retry_max_s=self.recovery.retry_max_s,
+            name=self.name,
+        )
+        self.supervisor.start()
+
+    def load_hook(self) -> None:
+        """Import the configured hook now, so that a bad one fails the start."""
+        if self._hook is None and self.cfg.hook and not self.native:
+            self._hook = load_hook(self.cfg.hook)
+
+    def stop_capture(self, timeout: float) -> None:
+        if self.supervisor is not None:
+            self.supervisor.stop(timeout)
+
+    def stop_encoders(self) -> None:
+        for stream in self.streams:
+            stream.stop_encoder()
+
+    def close_source(self) -> None:
+        if self._source is not None:
+            self._source.close()
+
+    # -- frames ------------------------------------------------------------------------------
+    def push_frame(self, frame: np.ndarray) -> bool:
+        """Hook the frame once, hand it to each stream whose share takes it. True when
+        accepted (encoded, or not needed because nobody is watching); False when an encoder
+        is behind (counted there) or not running."""
+        processor = self.processor
+        if processor is None:
+            return False
+        with self._lock:
+            self.frames += 1
+            self._fps.tick()
+            now = self.last_frame_at = time.monotonic()
+            snapshot_due = self.latest.due(now)
+            wanted = [s for s in self.streams if s.wanted]
+            if not wanted:
+                self.idle_frames += 1
+                if snapshot_due:  # someone asked for a snapshot: process this one
+                    self.latest.keep(processor.prepare(frame), now)
+                return True
+            bgr = processor.prepare(frame)
+            if snapshot_due:
+                self.latest.keep(bgr, now)
+            ok = True
+            for stream in wanted:
+                if stream.share.take(now):
+                    ok = stream.push(bgr) and ok
+            return ok
+
+    def _overlay_figures(self) -> tuple[int, float]:
+        return self.frames, self._fps.fps
+
+    # -- upkeep (once a second or so) --------------------------------------------------------
+    def tick(self, now: float) -> None:
+        for stream in self.streams:
+            stream.check_stall(now)
+        if self.native:
+            for stream in self.streams:
+                if stream.encoder is not None:
+                    stream.encoder.update_gate()  # stop encoding once nobody wants frames
+            self._count_native_frames(now)
+
+    def _count_native_frames(self, now: float) -> None:
+        """A gst: camera's frames never reach Python: each stream counts what left its
+        encoder; the camera counts as many frames as its busiest stream encoded (the rate of
+        the source itself is not seen while no stream is watched)."""
+        new = max(s.count_encoded(now) for s in self.streams)
+        if self._native_at and now > self._native_at:
+            self._native_fps = new / (now - self._native_at)
+        if new:
+            self.frames, self.last_frame_at = self.frames + new, now
+        self._native_at = now
+
+    # -- figures -----------------------------------------------------------------------------
+    @property
+    def faults(self) -> FaultCounters:
+        """Source losses, stalls, re-opens, slate frames and encoder rebuilds so far."""
+        counters = self.supervisor.counters if self.supervisor is not None else FaultCounters()
+        stalls = sum(s.encoder_stalls for s in self.streams)
+        return dataclasses.replace(counters, encoder_stalls=counters.encoder_stalls + stalls)
+
+    @property
+    def fps(self) -> float:
+        return self._native_fps if self.native else self._fps.fps
+
+    def snapshot(self) -> CameraSnapshot:
+        p = self.processor
+        now = time.monotonic()
+        return CameraSnapshot(
+            name=self.name,
+            source=self.source_name,
+            frames=self.frames,
+            fps=self.fps,
+            idle_frames=self.idle_frames,
+            hook_errors=p.hook_errors if p else 0,
+            hook_seconds=p.hook_seconds if p else 0.0,
+            last_frame_age_s=now - self.last_frame_at if self.last_frame_at else None,
+            streams=tuple(s.snapshot() for s in self.streams),
+            faults=dataclasses.asdict(self.faults),
+        )
+
+
+def _encoder_specs(available: Collection[str], wanted: str, codec: str) -> list[EncoderSpec]:
+    from ..gst.encoder_catalog import AUTO, fallbacks, select_encoder
+
+    spec = select_encoder(available, wanted, codec)
+    return [spec, *(fallbacks(spec, available) if wanted == AUTO else [])]

@@ -1,0 +1,105 @@
+"""Two cameras (the test pattern and a looping file), each with a 640x360@25 main stream and a
+320x180@5 sub stream, in one process: four mounts read at once by real clients."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import psutil
+import pytest
+
+from camera_streaming.testing.soak import idle_medias
+from support import cameras
+from support.cameras import HOOKS, MAIN, SUB, make_clip, pattern_index, square_visible
+from support.churn import churn, settled_baseline, wait_for
+from support.fakes import decode_images, running
+
+pytestmark = pytest.mark.integration
+SECONDS = 6.0
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_clip(tmp_path_factory.mktemp("clip") / "clip.mp4")
+
+
+def rate(frames: list) -> float:
+    """Frames per second between the first and the last decoded frame."""
+    span = frames[-1][0] - frames[0][0]
+    return (len(frames) - 1) / span if span > 0 else 0.0
+
+
+def test_four_mounts_at_their_own_rates_with_the_hook_once_per_frame(port: int, clip: Path) -> None:
+    for hook in HOOKS.values():
+        hook.calls = 0
+    with running(cameras.two_cameras(port, clip)) as s:
+        urls = {
+            p: s.config.rtsp.url(path=p) for p in ("/pattern", "/pattern/sub", "/clip", "/clip/sub")
+        }
+        got: dict[str, list] = {}
+
+        def read(path: str) -> None:
+            video = SUB if path.endswith("/sub") else MAIN
+            got[path] = decode_images(urls[path], SECONDS, video.width, video.height)
+
+        readers = [threading.Thread(target=read, args=(p,)) for p in urls]
+        for t in readers:
+            t.start()
+        for t in readers:
+            t.join(60)
+        cams = {c.name: c for c in s.cameras}
+        processed = {n: c.frames - c.idle_frames for n, c in cams.items()}
+        calls = {n: HOOKS[n].calls for n in cams}
+        snap = s.snapshot()
+
+    for path, frames in got.items():
+        fps = (SUB if path.endswith("/sub") else MAIN).fps
+        assert len(frames) >= SECONDS * fps * 0.8, (path, len(frames))
+        assert fps * 0.9 <= rate(frames) <= fps * 1.1, (path, rate(frames))
+        # the hook's drawing shows in every stream of its camera, main and sub
+        assert all(square_visible(img) for _, img in frames[2:]), path
+    # The sub stream takes every 5th captured frame: consecutive pattern indices 5 apart.
+    indices = [pattern_index(img) for _, img in got["/pattern/sub"]]
+    steps = {b - a for a, b in zip(indices, indices[1:]) if a is not None and b is not None}
+    assert steps == {5}, steps
+    main = [pattern_index(img) for _, img in got["/pattern"]]
+    main_steps = [b - a for a, b in zip(main, main[1:]) if a is not None and b is not None]
+    assert main_steps.count(1) >= 0.9 * len(main_steps), main_steps  # every frame
+    # the hook ran exactly once per processed captured frame, on each camera
+    assert calls == processed, (calls, processed)
+    assert all(v > SECONDS * MAIN.fps * 0.8 for v in calls.values()), calls
+    assert [c.name for c in snap.cameras] == ["pattern", "clip"]
+    assert [s.path for s in snap.cameras[0].streams] == ["/pattern", "/pattern/sub"]
+
+
+@pytest.mark.parametrize("fanout", ["per-client", "shared"])
+def test_hostile_churn_across_four_mounts(port: int, clip: Path, fanout: str) -> None:
+    proc = psutil.Process()
+    cfg = cameras.two_cameras(port, clip, session_timeout_s=2, post_session_timeout_s=1,
+                              fanout=fanout)  # fmt: skip
+    anchored = 4 * idle_medias(fanout, 0)  # shared: one anchored media per mount
+    with running(cfg) as s:
+        urls = [
+            s.config.rtsp.url(path=p) for p in ("/pattern", "/pattern/sub", "/clip", "/clip/sub")
+        ]
+        errors: list = []
+        churn(urls, 24, 4, errors)  # warm-up: every mount, every kind of client life
+        fds0, threads0 = settled_baseline(s, proc, anchored)
+        errors.clear()
+        churn(urls, 240, 4, errors)
+        assert s.is_running and s.error is None
+        rtsp = s.rtsp
+        assert rtsp is not None
+        assert wait_for(
+            lambda: rtsp.sessions == 0 and rtsp.clients == 0 and rtsp.feeds == anchored, 20
+        ), (rtsp.sessions, rtsp.clients, rtsp.feeds)
+        assert rtsp.medias_configured == rtsp.medias_released + anchored
+        assert rtsp.clients_connected == rtsp.clients_closed
+        assert wait_for(lambda: proc.num_fds() <= fds0, 10), (proc.num_fds(), fds0)
+        assert wait_for(lambda: proc.num_threads() <= threads0, 10), (proc.num_threads(), threads0)
+        # every mount still serves a playable stream
+        for url in urls:
+            video = SUB if url.endswith("/sub") else MAIN
+            assert len(decode_images(url, 1.5, video.width, video.height)) >= 2, url
+    assert len(errors) <= 240 * 0.02, errors[:5]
