@@ -363,7 +363,7 @@ def validate(config: Config) -> Config:
             "stats-interval", f"must be between 0.1 and 3600 seconds, got {config.stats_interval_s}"
         )
     _validate_extras(config)
-    _validate_outputs(config.outputs)
+    _validate_outputs(config.outputs, v.codec)
     if not r.enabled and not config.outputs.any:
         raise ConfigError(
             "rtsp", "no output enabled: serve RTSP or give --rtmp, --save or --publish"
@@ -422,9 +422,12 @@ def _check_url(name: str, url: str, schemes: tuple[str, ...], example: str) -> N
         raise ConfigError(name, f"must look like {example}, got {url!r}")
 
 
-def _validate_outputs(o: OutputsConfig) -> None:
+def _validate_outputs(o: OutputsConfig, codec: str) -> None:
     if o.rtmp_url is not None:
         _check_url("rtmp", o.rtmp_url, ("rtmp", "rtmps"), "rtmp://HOST[:PORT]/APP/STREAM")
+        if codec != "h264":
+            hint = "use --codec h264, or --save/--publish, which take H.265"
+            raise ConfigError("rtmp", f"FLV/RTMP carries H.264 only, not {codec}: {hint}")
     if o.publish_url is not None:
         _check_url("publish", o.publish_url, ("rtsp", "rtsps"), "rtsp://HOST[:PORT]/PATH")
     if o.save_dir is not None and not o.save_dir.strip():
