@@ -391,7 +391,7 @@ def _check_number(name: str, value: object, lo: float, hi: float) -> None:
 
 
 def _validate_extras(config: Config) -> None:
-    """Encoder, HTTP and logging fields (issue 6)."""
+    """Encoder, HTTP and logging fields."""
     v, h = config.video, config.http
     if v.codec not in ("h264", "h265"):
         raise ConfigError("codec", f"must be h264 or h265, got {v.codec!r}")

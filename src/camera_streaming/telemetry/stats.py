@@ -151,7 +151,7 @@ class Snapshot:
     medias: int = 0  # client medias alive now
     connected: int = 0  # RTSP connections accepted since start
     closed: int = 0  # ... and closed since start
-    # issue 6: /metrics and /api/status
+    # for /metrics and /api/status
     bytes_sent: int = 0  # encoded bytes handed to RTSP clients
     hook_seconds: float = 0.0  # total time in the user hook
     encoder: str = ""  # the encoder element in use
@@ -159,7 +159,7 @@ class Snapshot:
     idle_frames: int = 0  # frames not encoded because nobody watched
     keyframes: int = 0
     last_frame_age_s: float | None = None  # None before the first frame
-    outputs: tuple[OutputStatus, ...] = ()  # RTMP / recording / publish (issue 5)
+    outputs: tuple[OutputStatus, ...] = ()  # RTMP / recording / publish
     faults: dict[str, int] = field(default_factory=dict)  # capture.FaultCounters as a dict
 
     def line(self) -> str:
