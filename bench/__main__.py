@@ -205,7 +205,7 @@ bitrate=2000 key-int-max=fps bframes=0).
   `--hook examples/hook_draw_time.py:draw`. Each of the three also runs with
   `--fanout shared` (`.../shared`: one media for every client, docs/rtsp.md) beside the
   default per-client media.
-- **Targets** (issue 7): against C, frames that need no hook (`ours-native`) at most 1.05x
+- **Targets**: against C, frames that need no hook (`ours-native`) at most 1.05x
   and frames through the NumPy path (`ours`, `ours+hook`) at most 1.25x; 32 clients at most
   1.5x the CPU of 1 client, every client at full rate. The C server's own CPU hardly moves
   from 1 to 32 clients, so a "1.05x of C at 32 clients" would also demand a fan-out ratio of

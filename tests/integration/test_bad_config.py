@@ -89,6 +89,7 @@ ROWS = [
     cli("source-file-empty", "--source", "file:", words=("--source",)),
     cli("hook-no-colon", "--hook", "nocolon", words=("--hook",)),
     cli("log-level-unknown", "--log-level", "loud", words=("--log-level",)),
+    cli("rtmp-h265", "--codec", "h265", "--rtmp", "rtmp://x/a/b", words=("--rtmp", "H.264 only")),
     users(
         "users-no-password", "alice", "--auth", "basic", words=("CAMERA_STREAMING_USERS", "entry 1")
     ),
@@ -144,6 +145,11 @@ ROWS = [
         "file-keep-bytes-bad",
         '[outputs]\nsave = "/tmp"\nkeep_bytes = "lots"\n',
         words=("outputs.keep_bytes",),
+    ),  # fmt: skip
+    toml(
+        "file-rtmp-h265",
+        '[video]\ncodec = "h265"\n[outputs]\nrtmp = "rtmp://x/a/b"\n',
+        words=("outputs.rtmp", "H.264 only"),
     ),  # fmt: skip
     toml("file-not-toml", "[video\nwidth = 640\n", words=("--config", "not valid TOML")),
     toml(

@@ -1,5 +1,6 @@
 """Recording the one encode: Matroska segments readable after kill -9 and after SIGTERM,
-retention by count, a full disk logged once while RTSP goes on, bad --save at start."""
+retention by count, H.265 recorded as H.265, a full disk logged once while RTSP goes on, bad
+--save at start."""
 
 from __future__ import annotations
 
@@ -116,6 +117,34 @@ def test_segments_and_retention_in_process(tmp_path: Path, port: int) -> None:
         assert status.name == "record" and status.files >= 3 and status.errors == 0
         assert len(segment_files(rec)) <= 2
     assert probe_stream(str(segment_files(rec)[-1]))["codec_name"] == "h264"
+
+
+def test_h265_is_recorded_as_h265(tmp_path: Path) -> None:
+    rec = tmp_path / "rec"
+    proc = subprocess.Popen(
+        [*CLI, "--codec", "h265", "--save", str(rec), "--segment", "60"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        started = first_bytes_at(rec)
+        time.sleep(3.0)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+        recorded = time.monotonic() - started
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert proc.returncode == 0, err
+    (segment,) = segment_files(rec)  # one segment, written to, no empty retries
+    info = probe_stream(str(segment))
+    assert (info["codec_name"], info["width"], info["height"]) == ("hevc", 320, 240)
+    span, packets = probe_span(segment)
+    frames = decodable_frames(segment)
+    print(f"h265: {segment.stat().st_size} bytes, {frames} frames over {span:.2f} s")
+    assert span >= recorded - 1.5 and frames >= packets - 2 and frames >= 60, (span, frames)
+    assert "record=connected" in err and "record=retrying" not in err, err
 
 
 @pytest.fixture

@@ -158,7 +158,7 @@ def test_memory_history_is_bounded_and_paced() -> None:
 
 
 def test_memory_history_allocates_nothing_as_it_fills() -> None:
-    """Preallocated: filling all slots must not grow the heap (it used to, ~150 B a sample)."""
+    """Preallocated: filling all slots must not grow the heap (growing costs ~150 B a sample)."""
     import tracemalloc
 
     clock = FakeClock()

@@ -1,9 +1,21 @@
-from camera_streaming.config import VideoConfig
+import pytest
+
+from camera_streaming.config import OutputsConfig, VideoConfig
 from camera_streaming.gst.launch import (
+    ELEMENT_PACKAGES,
+    H264_CAPS,
+    H265_CAPS,
+    PUBLISH_ELEMENTS,
+    RECORD_ELEMENTS,
+    RTMP_ELEMENTS,
     client_media_launch,
     client_queue_bytes,
     encoder_launch,
+    output_elements,
+    publish_launch,
     raw_caps,
+    record_launch,
+    rtmp_launch,
 )
 
 
@@ -56,3 +68,36 @@ def test_native_videotestsrc_is_made_live() -> None:
     assert text.startswith("videotestsrc is-live=true pattern=ball !")
     text = encoder_launch(VideoConfig(), native_source="videotestsrc is-live=false")
     assert text.startswith("videotestsrc is-live=false !")  # the user's choice is kept
+
+
+@pytest.mark.parametrize(
+    ("codec", "caps", "parser", "other"),
+    [("h264", H264_CAPS, "h264parse", "h265parse"), ("h265", H265_CAPS, "h265parse", "h264parse")],
+)
+def test_record_and_publish_follow_codec(codec: str, caps: str, parser: str, other: str) -> None:
+    video = VideoConfig(codec=codec)
+    record = record_launch(video, "/d/rec-%05d.mkv", 60)
+    publish = publish_launch(video, "rtsp://h/c")
+    assert f"caps={caps} ! {parser} ! splitmuxsink name=sink" in record
+    assert f"caps={caps} ! {parser} ! rtspclientsink name=sink" in publish
+    assert other not in record + publish
+
+
+def test_rtmp_is_h264_only() -> None:
+    text = rtmp_launch(VideoConfig(), "rtmp://h/live/x")
+    assert f"caps={H264_CAPS} ! h264parse ! video/x-h264,stream-format=avc" in text
+    with pytest.raises(ValueError, match="H.264 only"):
+        rtmp_launch(VideoConfig(codec="h265"), "rtmp://h/live/x")
+
+
+def test_output_elements_follow_the_codec() -> None:
+    everything = OutputsConfig(rtmp_url="rtmp://h/a/b", save_dir="d", publish_url="rtsp://h/c")
+    h264 = output_elements(everything, "h264")
+    assert set(h264) == {*RTMP_ELEMENTS, *RECORD_ELEMENTS, *PUBLISH_ELEMENTS}
+    assert len(h264) == len(set(h264))  # each element named once
+    saved = output_elements(OutputsConfig(save_dir="d", publish_url="rtsp://h/c"), "h265")
+    assert saved == (
+        "appsrc", "h265parse", "splitmuxsink", "matroskamux", "rtph265pay", "rtspclientsink"
+    )  # fmt: skip
+    assert output_elements(OutputsConfig(), "h265") == ()
+    assert all(e in ELEMENT_PACKAGES for e in (*h264, *saved))

@@ -38,6 +38,14 @@ def test_bad_outputs_name_the_field(kw: dict, field: str) -> None:
     assert err.value.field == field
 
 
+def test_rtmp_with_h265_is_refused() -> None:
+    config = outputs(rtmp_url="rtmp://h/live/cam").with_video(codec="h265")
+    with pytest.raises(ConfigError, match="H.264 only") as err:
+        validate(config)
+    assert err.value.field == "rtmp"
+    validate(outputs(save_dir="x", publish_url="rtsp://h/cam").with_video(codec="h265"))
+
+
 def test_good_outputs_pass() -> None:
     validate(outputs(rtmp_url="rtmp://h:1935/live/cam", publish_url="rtsps://h/cam", save_dir="x"))
 

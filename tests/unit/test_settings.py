@@ -226,8 +226,8 @@ def test_flags_are_generated_from_the_table() -> None:
 
 
 def test_a_list_setting_is_one_row(tmp_path: Path) -> None:
-    """How issue 4/5 keys will look: a list from a TOML array, a repeated flag, or a
-    comma-separated variable (mapped onto an existing field, so not validated here)."""
+    """A list setting: a list from a TOML array, a repeated flag, or a comma-separated
+    variable (mapped onto an existing field, so not validated here)."""
     from camera_streaming.config.layers import Effective, Setting, build, parse_text, read_toml
 
     row = Setting("auth", "users", "hook", list, "--user", "USER:PASS", "users", secret=True)

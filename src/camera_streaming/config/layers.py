@@ -2,8 +2,8 @@
 < command line. Pure (no gi/cv2): one table, `SETTINGS`, drives all four layers, the argparse
 flags, `--print-config` and the field names in error messages.
 
-To add a setting (e.g. issue 4's `[auth] users` or issue 5's `[outputs] rtmp`): add the field to
-its frozen dataclass in `config.py` (and the dataclass to `Config`), then one `Setting` row here:
+To add a setting (a list like `[auth] users`, a string like `[outputs] rtmp`): add the field
+to its frozen dataclass in `config/model.py` (and the dataclass to `Config`), then one row here:
 
     Setting("auth", "users", "auth.users", list, "--user", "USER:PASS", "...", secret=True),
 

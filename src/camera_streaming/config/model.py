@@ -364,7 +364,7 @@ def validate(config: Config) -> Config:
             "stats-interval", f"must be between 0.1 and 3600 seconds, got {config.stats_interval_s}"
         )
     _validate_extras(config)
-    _validate_outputs(config.outputs)
+    _validate_outputs(config.outputs, v.codec)
     if not r.enabled and not config.outputs.any:
         raise ConfigError(
             "rtsp", "no output enabled: serve RTSP or give --rtmp, --save or --publish"
@@ -392,7 +392,7 @@ def _check_number(name: str, value: object, lo: float, hi: float) -> None:
 
 
 def _validate_extras(config: Config) -> None:
-    """Encoder, HTTP and logging fields (issue 6)."""
+    """Encoder, HTTP and logging fields."""
     v, h = config.video, config.http
     if v.codec not in ("h264", "h265"):
         raise ConfigError("codec", f"must be h264 or h265, got {v.codec!r}")
@@ -423,9 +423,12 @@ def _check_url(name: str, url: str, schemes: tuple[str, ...], example: str) -> N
         raise ConfigError(name, f"must look like {example}, got {url!r}")
 
 
-def _validate_outputs(o: OutputsConfig) -> None:
+def _validate_outputs(o: OutputsConfig, codec: str) -> None:
     if o.rtmp_url is not None:
         _check_url("rtmp", o.rtmp_url, ("rtmp", "rtmps"), "rtmp://HOST[:PORT]/APP/STREAM")
+        if codec != "h264":
+            hint = "use --codec h264, or --save/--publish, which take H.265"
+            raise ConfigError("rtmp", f"FLV/RTMP carries H.264 only, not {codec}: {hint}")
     if o.publish_url is not None:
         _check_url("publish", o.publish_url, ("rtsp", "rtsps"), "rtsp://HOST[:PORT]/PATH")
     if o.save_dir is not None and not o.save_dir.strip():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..config.model import VideoConfig
+from ..config.model import OutputsConfig, VideoConfig
 from .encoder_catalog import DEFAULT, PACKAGES, EncoderSpec
 
 # Which Debian package provides each element we use (for one-line "install X" errors).
@@ -12,6 +12,7 @@ ELEMENT_PACKAGES = {
     "appsink": "gstreamer1.0-plugins-base",
     "x264enc": "gstreamer1.0-plugins-ugly",
     "h264parse": "gstreamer1.0-plugins-bad",
+    "h265parse": "gstreamer1.0-plugins-bad",
     "rtph264pay": "gstreamer1.0-plugins-good",
     "rtph265pay": "gstreamer1.0-plugins-good",
     "flvmux": "gstreamer1.0-plugins-good",
@@ -23,9 +24,11 @@ ELEMENT_PACKAGES = {
 
 ENCODER_ELEMENTS = ("appsrc", "x264enc", "h264parse", "appsink")
 CLIENT_ELEMENTS = ("appsrc", "rtph264pay")
+# The outputs' elements with H.264; `output_elements()` gives them for either codec.
 RTMP_ELEMENTS = ("appsrc", "h264parse", "flvmux", "rtmpsink")
 RECORD_ELEMENTS = ("appsrc", "h264parse", "splitmuxsink", "matroskamux")
-PUBLISH_ELEMENTS = ("appsrc", "h264parse", "rtspclientsink")
+PUBLISH_ELEMENTS = ("appsrc", "h264parse", "rtph264pay", "rtspclientsink")
+RTMP_CODECS = ("h264",)  # FLV (and so RTMP) carries H.264 only; Matroska and RTSP take both
 
 H264_CAPS = "video/x-h264,stream-format=byte-stream,alignment=au"
 H265_CAPS = "video/x-h265,stream-format=byte-stream,alignment=au"
@@ -37,6 +40,23 @@ def encoded_caps(codec: str) -> str:
 
 def payloader(codec: str) -> str:
     return "rtph265pay" if codec == "h265" else "rtph264pay"
+
+
+def parser(codec: str) -> str:
+    return "h265parse" if codec == "h265" else "h264parse"
+
+
+def output_elements(outputs: OutputsConfig, codec: str) -> tuple[str, ...]:
+    """Every element the enabled outputs need for a stream of `codec`, each named once.
+    rtspclientsink picks its payloader itself, so publishing needs rtph264pay or rtph265pay
+    too. RTMP with a codec FLV cannot carry is refused by `config.validate`, not here."""
+    parse = parser(codec)
+    wanted = (
+        *(("appsrc", parse, "flvmux", "rtmpsink") if outputs.rtmp_url else ()),
+        *(("appsrc", parse, "splitmuxsink", "matroskamux") if outputs.save_dir else ()),
+        *(("appsrc", parse, payloader(codec), "rtspclientsink") if outputs.publish_url else ()),
+    )
+    return tuple(dict.fromkeys(wanted))
 
 
 def encoder_elements(encoder: EncoderSpec) -> tuple[str, ...]:
@@ -158,13 +178,15 @@ def client_media_launch(video: VideoConfig) -> str:
 
 
 def output_appsrc(video: VideoConfig) -> str:
-    """The head of every output pipeline (RTMP, recording, publish): encoded access units in,
-    bounded to about one second, the oldest dropped when full (GSTREAMER_NOTES 6, 7). PTS are
-    set by the pusher to the pipeline's running time (do-timestamp stamps only keyframes)."""
+    """The head of every output pipeline (RTMP, recording, publish): encoded access units of
+    the stream's codec in, bounded to about one second, the oldest dropped when full
+    (GSTREAMER_NOTES 6, 7), then the codec's parser, which converts to what the muxer or
+    payloader downstream asks for. PTS are set by the pusher to the pipeline's running time
+    (do-timestamp stamps only keyframes)."""
     return (
         f"appsrc name=src is-live=true format=time do-timestamp=false block=false "
         f"max-buffers=0 max-bytes={client_queue_bytes(video)} leaky-type=downstream "
-        f"caps={H264_CAPS} ! h264parse"
+        f"caps={encoded_caps(video.codec)} ! {parser(video.codec)}"
     )
 
 
@@ -173,7 +195,10 @@ def _quoted(text: str) -> str:
 
 
 def rtmp_launch(video: VideoConfig, url: str) -> str:
-    """FLV over RTMP: `... ! flvmux streamable=true ! rtmpsink`."""
+    """FLV over RTMP: `... ! flvmux streamable=true ! rtmpsink`. H.264 only (FLV has no
+    H.265); `config.validate` refuses `--rtmp` with another codec before we get here."""
+    if video.codec not in RTMP_CODECS:
+        raise ValueError(f"FLV/RTMP carries H.264 only, not {video.codec}")
     return (
         f"{output_appsrc(video)} ! video/x-h264,stream-format=avc,alignment=au "
         f"! flvmux name=mux streamable=true ! rtmpsink name=sink location={_quoted(url)}"
@@ -181,9 +206,9 @@ def rtmp_launch(video: VideoConfig, url: str) -> str:
 
 
 def record_launch(video: VideoConfig, location: str, segment_s: float) -> str:
-    """Matroska segments through splitmuxsink. The muxer is named by factory, which needs
-    async-finalize=true (the `muxer` object property is too late once the launch line has
-    linked the sink: its default mp4mux exists by then)."""
+    """Matroska segments (H.264 or H.265) through splitmuxsink. The muxer is named by
+    factory, which needs async-finalize=true (the `muxer` object property is too late once the
+    launch line has linked the sink: its default mp4mux exists by then)."""
     return (
         f"{output_appsrc(video)} ! splitmuxsink name=sink location={_quoted(location)} "
         f"max-size-time={int(segment_s * 1e9)} max-size-bytes=0 "
@@ -192,7 +217,8 @@ def record_launch(video: VideoConfig, location: str, segment_s: float) -> str:
 
 
 def publish_launch(video: VideoConfig, url: str) -> str:
-    """RTSP ANNOUNCE/RECORD to a media server (interleaved over the RTSP TCP connection)."""
+    """RTSP ANNOUNCE/RECORD to a media server (interleaved over the RTSP TCP connection).
+    rtspclientsink picks the payloader for the caps: rtph264pay or rtph265pay."""
     return (
         f"{output_appsrc(video)} ! rtspclientsink name=sink location={_quoted(url)} "
         f"protocols=tcp latency=0"

@@ -1,9 +1,10 @@
 """Recording: the one encode written to disk in Matroska segments, no second encoder.
 
-`appsrc ! h264parse ! splitmuxsink muxer=matroskamux`: a new file every `segment_s` (at the
-next keyframe), named `rec-YYYYmmdd-HHMMSS.mmm-NNNNN.mkv` so names sort by time and a restart
-never overwrites. Matroska is written front to back, so a file cut short by `kill -9` or a
-power cut is still readable up to its last cluster; a clean stop (EOS) also writes its index.
+`appsrc ! h264parse ! splitmuxsink muxer=matroskamux` (h265parse with `--codec h265`:
+Matroska takes both): a new file every `segment_s` (at the next keyframe), named
+`rec-YYYYmmdd-HHMMSS.mmm-NNNNN.mkv` so names sort by time and a restart never overwrites.
+Matroska is written front to back, so a file cut short by `kill -9` or a power cut is still
+readable up to its last cluster; a clean stop (EOS) also writes its index.
 Retention (`keep_segments`, `keep_bytes`) removes the oldest closed files of ours.
 
 A write error (disk full, directory gone) is logged once, counted, and the recorder tries again
