@@ -90,7 +90,12 @@ class Streamer:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        from .gst.launch import NATIVE_ELEMENTS, NATIVE_SPLIT_ELEMENTS, client_elements
+        from .gst.launch import (
+            NATIVE_ELEMENTS,
+            NATIVE_SPLIT_ELEMENTS,
+            client_elements,
+            output_elements,
+        )
         from .gst.rtsp.server import RtspServer
         from .gst.runtime import (
             MainLoopThread,
@@ -105,15 +110,16 @@ class Streamer:
         for stream in self.streams:
             if cfg.rtsp.enabled:
                 require_elements(client_elements(stream.video.codec))
-            require_elements(_output_elements(stream))
+            require_elements(output_elements(stream.cfg.outputs, stream.video.codec))
         for camera in self.cameras:
             if camera.native:
                 require_elements(NATIVE_ELEMENTS)
                 if len(camera.streams) > 1:
                     require_elements(NATIVE_SPLIT_ELEMENTS)
                 check_native_source(camera.cfg.source.location)
-            camera.load_hook()
         try:
+            for i, camera in enumerate(self.cameras):
+                camera.prepare(from_api=cfg.source.kind == "api" and not cfg.cameras and i == 0)
             for camera in self.cameras:
                 camera.start_encoders(available, self._on_pipeline_error)
             if cfg.rtsp.enabled:
@@ -130,9 +136,8 @@ class Streamer:
             mainloop = self._mainloop = MainLoopThread()
             mainloop.start()
             self._started_at = time.monotonic()
-            for i, camera in enumerate(self.cameras):
-                from_api = cfg.source.kind == "api" and not cfg.cameras and i == 0
-                camera.start_capture(from_api)
+            for camera in self.cameras:
+                camera.start_capture()
         except BaseException:
             self.stop()
             raise
@@ -347,14 +352,3 @@ def run(config: Config, **kwargs: Any) -> None:
     streamer = Streamer(config, **kwargs)
     streamer.start()
     streamer.serve()
-
-
-def _output_elements(stream: Stream) -> tuple[str, ...]:
-    from .gst.launch import PUBLISH_ELEMENTS, RECORD_ELEMENTS, RTMP_ELEMENTS
-
-    o = stream.cfg.outputs
-    return (
-        *(RTMP_ELEMENTS if o.rtmp_url else ()),
-        *(RECORD_ELEMENTS if o.save_dir else ()),
-        *(PUBLISH_ELEMENTS if o.publish_url else ()),
-    )

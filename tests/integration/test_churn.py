@@ -1,6 +1,6 @@
 """Client churn: many clients connecting, playing, resetting and tearing down concurrently.
 
-Stock gst-rtsp-server 1.22.0 aborts under this with a shared media (GSTREAMER_NOTES 17); our
+Stock gst-rtsp-server 1.22.0 aborts under this with a shared media (docs/gstreamer.md, fact 17); our
 media-per-client design must survive it, keep a healthy client at full rate, and give back
 every session, fd and thread."""
 

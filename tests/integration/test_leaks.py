@@ -195,7 +195,7 @@ def test_5_no_glib_callback_per_frame_or_per_client(
     port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After start, streaming frames and serving clients schedules no GLib source and adds
-    no pad probe (each leaks ~120 B on Debian 12's PyGObject, GSTREAMER_NOTES 1)."""
+    no pad probe (each leaks ~120 B on Debian 12's PyGObject, docs/gstreamer.md, fact 1)."""
     calls: list[str] = []
     for name in ("idle_add", "timeout_add", "timeout_add_seconds"):
         original = getattr(GLib, name)

@@ -1,5 +1,5 @@
 """Soak (make soak): hundreds of output (re)builds and minutes of pushing must leave RSS and
-the allocator's in-use bytes flat (GSTREAMER_NOTES 16: measure both)."""
+the allocator's in-use bytes flat (docs/gstreamer.md, fact 16: measure both)."""
 
 from __future__ import annotations
 

@@ -277,7 +277,7 @@ class H264Encoder(EncodedBranch):
             self.dropped += 1
             return False
         try:
-            # The view lives only inside the map (GSTREAMER_NOTES 3).
+            # The view lives only inside the map (docs/gstreamer.md, fact 3).
             view = np.frombuffer(info.data, dtype=np.uint8, count=frame.size)
             view[:] = frame.reshape(-1)
             del view

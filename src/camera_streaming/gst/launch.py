@@ -69,7 +69,8 @@ def client_elements(codec: str) -> tuple[str, ...]:
 
 
 def raw_caps(video: VideoConfig) -> str:
-    """Caps of the frames we push: I420 forced, or x264enc negotiates 4:4:4 (GSTREAMER_NOTES)."""
+    """Caps of the frames we push: I420 forced, or x264enc negotiates 4:4:4
+    (docs/gstreamer.md, "I420 before x264enc")."""
     return (
         f"video/x-raw,format=I420,width={video.width},height={video.height},framerate={video.fps}/1"
     )
@@ -180,7 +181,7 @@ def client_media_launch(video: VideoConfig) -> str:
 def output_appsrc(video: VideoConfig) -> str:
     """The head of every output pipeline (RTMP, recording, publish): encoded access units of
     the stream's codec in, bounded to about one second, the oldest dropped when full
-    (GSTREAMER_NOTES 6, 7), then the codec's parser, which converts to what the muxer or
+    (docs/gstreamer.md, facts 6 and 7), then the codec's parser, which converts to what the muxer or
     payloader downstream asks for. PTS are set by the pusher to the pipeline's running time
     (do-timestamp stamps only keyframes)."""
     return (

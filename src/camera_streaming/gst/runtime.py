@@ -43,7 +43,7 @@ def init() -> None:
 
 def deinit_for_leak_check() -> None:
     """At exit under GStreamer's leaks tracer: drop Python's references, then `Gst.deinit()`
-    so the tracer lists every GStreamer object still alive (GSTREAMER_NOTES, leak hunting)."""
+    so the tracer lists every GStreamer object still alive (docs/gstreamer.md, "Leak hunting")."""
     import gc
 
     gc.collect()

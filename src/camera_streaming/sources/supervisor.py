@@ -10,7 +10,7 @@ Two named threads per camera:
             running at the configured size and rate.
 
 Each fault is logged once when it starts and once when it ends, and counted in `FaultCounters`.
-Nothing here schedules GLib callbacks (GSTREAMER_NOTES 1).
+Nothing here schedules GLib callbacks (docs/gstreamer.md, fact 1).
 """
 
 from __future__ import annotations

@@ -103,19 +103,25 @@ class Camera:
         for stream in self.streams:
             stream.start_outputs()
 
-    def start_capture(self, from_api: bool) -> None:
-        """Open the source (unless frames come from the API or GStreamer) and start the capture
-        and watchdog threads."""
-        cfg = self.cfg
+    def prepare(self, from_api: bool) -> None:
+        """Import the hook and open the source (unless frames come from the API or from
+        GStreamer), before anything else starts: a bad hook or a missing camera fails the
+        start with one line."""
         if self.native:
             return
-        self.load_hook()
-        overlay = StatusOverlay(self._overlay_figures) if cfg.overlay else None
+        if self._hook is None and self.cfg.hook:
+            self._hook = load_hook(self.cfg.hook)
+        overlay = StatusOverlay(self._overlay_figures) if self.cfg.overlay else None
         self.processor = FrameProcessor(
             self.capture.width, self.capture.height, self._hook, overlay
         )
         if self._source is None and not from_api:
-            self._source = open_source(cfg.source, self.capture)
+            self._source = open_source(self.cfg.source, self.capture)
+
+    def start_capture(self) -> None:
+        """Start the capture and watchdog threads (frames from the API: none)."""
+        if self.native:
+            return
         self.supervisor = CaptureSupervisor(
             self._source,
             self.push_frame,
@@ -127,11 +133,6 @@ class Camera:
             name=self.name,
         )
         self.supervisor.start()
-
-    def load_hook(self) -> None:
-        """Import the configured hook now, so that a bad one fails the start."""
-        if self._hook is None and self.cfg.hook and not self.native:
-            self._hook = load_hook(self.cfg.hook)
 
     def stop_capture(self, timeout: float) -> None:
         if self.supervisor is not None:

@@ -1,7 +1,7 @@
 """Where memory is measured: leak-slope maths (pure), process samples (RSS, VSZ, CPU, fds,
 threads), and the allocator policy (arena limit, periodic trim).
 
-RSS alone cannot tell a leak from glibc fragmentation (GSTREAMER_NOTES 16): a leak grows
+RSS alone cannot tell a leak from glibc fragmentation (docs/gstreamer.md, fact 16): a leak grows
 the allocator's in-use bytes (`stats.allocator_in_use`, mallinfo2); fragmentation grows RSS
 with in-use flat. Both are sampled and reported side by side.
 """

@@ -5,7 +5,7 @@ watches its bus, tears it down on error and rebuilds it after a backoff.
 Threads: `deliver()` runs on the encoder's streaming thread and only pushes into the current
 appsrc (one slot, replaced atomically). Everything else - building, the bus, teardown,
 retention - runs on the output's own named thread, woken by its stop Event. No GLib source is
-created per attempt or per frame (GSTREAMER_NOTES 1): the bus is polled with
+created per attempt or per frame (docs/gstreamer.md, fact 1): the bus is polled with
 `timed_pop_filtered`, and a failed pipeline is set to NULL and dropped.
 """
 

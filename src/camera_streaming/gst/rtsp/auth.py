@@ -4,7 +4,7 @@
 or a caller's own store plug in the same way. Passwords go to gst-rtsp-server only: they are
 never logged. The bindings' varargs (`RTSPToken.new(...)`, `add_role(...)`) are unusable from
 Python, so tokens and roles are built with `set_string` and `add_role_from_structure`
-(GSTREAMER_NOTES 14).
+(docs/gstreamer.md, fact 14).
 """
 
 from __future__ import annotations
