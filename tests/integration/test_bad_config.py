@@ -44,6 +44,17 @@ def toml(id: str, text: str, *args: str, words: tuple[str, ...]) -> Row:
     return Row(id, "file", args, {"TOML": text}, words)
 
 
+CAMERA = """
+[[cameras]]
+name = "front"
+source = "v4l2:/dev/video0"
+  [[cameras.streams]]
+  path = "/front"
+  width = 1280
+  height = 720
+  fps = 25
+"""
+
 ROWS = [
     cli("width-too-small", "--width", "15", words=("--width", "16")),
     cli("width-too-big", "--width", "7682", words=("--width", "7680")),
@@ -152,6 +163,92 @@ ROWS = [
         words=("outputs.rtmp", "H.264 only"),
     ),  # fmt: skip
     toml("file-not-toml", "[video\nwidth = 640\n", words=("--config", "not valid TOML")),
+    cli("substream-bad", "--substream", "big", words=("--substream", "640x360")),
+    cli("substream-bigger", "--substream", "1920x1080", words=("--substream", "bigger")),
+    cli("substream-faster", "--substream", "640x360@30", words=("--substream", "above")),
+    env("env-substream-odd", "CAMERA_STREAMING_SUBSTREAM", "641x360", words=("SUBSTREAM", "even")),
+    toml(
+        "cameras-duplicate-name",
+        CAMERA + CAMERA.replace("video0", "video1").replace('"/front"', '"/f2"'),
+        words=("cameras[1].name", "'front' is used by cameras[0]"),
+    ),
+    toml("cameras-bad-name", CAMERA.replace('"front"', '"Front"'), words=("cameras[0].name",)),
+    toml(
+        "cameras-duplicate-path",
+        CAMERA + CAMERA.replace("video0", "video1").replace('"front"', '"back"'),
+        words=("cameras[1].streams[0].path", "cameras[0].streams[0]"),
+    ),
+    toml(
+        "cameras-relative-path",
+        CAMERA.replace('"/front"', '"front"'),
+        words=("cameras[0].streams[0].path",),
+    ),
+    toml(
+        "cameras-same-device",
+        CAMERA + CAMERA.replace("/dev/video0", "0").replace("front", "back"),
+        words=("cameras[1].source", "/dev/video0", "cameras[0]"),
+    ),
+    toml(
+        "cameras-stream-faster",
+        CAMERA + '  [[cameras.streams]]\n  path = "/front/sub"\n  fps = 30\n',
+        words=("cameras[0].streams[1].fps", "30 is above the camera's 25 fps"),
+    ),
+    toml(
+        "cameras-no-streams",
+        '[[cameras]]\nname = "a"\nsource = "test"\n',
+        words=("cameras[0].streams", "no streams"),
+    ),
+    toml(
+        "cameras-unknown-key",
+        CAMERA + '  [[cameras.streams]]\n  path = "/front/sub"\n  bitrat = 500\n',
+        words=("cameras[0].streams[1].bitrat", "unknown key"),
+    ),
+    toml(
+        "cameras-wrong-type",
+        CAMERA.replace("fps = 25", 'fps = "25"'),
+        words=("cameras[0].streams[0].fps", "whole number"),
+    ),
+    toml(
+        "cameras-odd-width",
+        CAMERA.replace("width = 1280", "width = 1281"),
+        words=("cameras[0].streams[0].width", "even"),
+    ),
+    toml(
+        "cameras-bad-rtmp",
+        CAMERA + '  rtmp = "http://h/live/x"\n',
+        words=("cameras[0].streams[0].rtmp",),
+    ),
+    toml(
+        "cameras-gst-hook",
+        CAMERA.replace("v4l2:/dev/video0", "gst:videotestsrc").replace(
+            'name = "front"', 'name = "front"\nhook = "json:dumps"'
+        ),
+        words=("cameras[0].source", "NumPy source"),
+    ),
+    toml(
+        "cameras-with-source-flag",
+        CAMERA,
+        "--source",
+        "test",
+        words=("--source", "single camera", "[[cameras]]"),
+    ),
+    toml(
+        "cameras-with-substream-flag",
+        CAMERA,
+        "--substream",
+        "640x360",
+        words=("--substream", "single camera"),
+    ),
+    toml(
+        "cameras-with-rtsp-path",
+        '[rtsp]\npath = "/cam"\n' + CAMERA,
+        words=("rtsp.path", "single camera"),
+    ),
+    toml(
+        "cameras-with-outputs-url",
+        '[outputs]\nsave = "/tmp/rec"\n' + CAMERA,
+        words=("outputs.save", "single camera"),
+    ),
     toml(
         "file-http-port-same-as-rtsp", "[http]\nport = 8554\n[rtsp]\nport = 8554\n", words=("http",)
     ),  # fmt: skip

@@ -1,4 +1,6 @@
 import dataclasses
+import subprocess
+import sys
 
 import pytest
 
@@ -90,3 +92,12 @@ def test_gst_source_refuses_hook_and_overlay(extra: dict) -> None:
     cfg = dataclasses.replace(Config(), source=SourceSpec.parse("gst:videotestsrc"), **extra)
     with pytest.raises(ConfigError, match="NumPy source"):
         validate(cfg)
+
+
+def test_importing_the_configuration_loads_no_gi_cv2_or_numpy() -> None:
+    code = (
+        "import sys, camera_streaming.config, camera_streaming.config.layers; "
+        "print(sorted(m for m in ('gi', 'cv2', 'numpy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stderr

@@ -199,6 +199,30 @@ def test_print_config_round_trips(tmp_path: Path) -> None:
     assert again.config == e.config
 
 
+def test_print_config_round_trips_cameras(tmp_path: Path) -> None:
+    from support.configs import TWO_CAMERAS
+
+    e = load({"video.bitrate": 3000}, {}, write(tmp_path, TWO_CAMERAS))
+    text = render(e)
+    assert text.index("\n[[cameras]]") > text.index("\n[log]")  # after every [section]
+    assert text.count("\n[[cameras]]") == 2 and text.count("[[cameras.streams]]") == 3
+    assert 'name = "front"  # file' in text and 'path = "/front/sub"  # file' in text
+    assert "  # bitrate = 3000  # inherited from [video]" in text  # the yard's one stream
+    assert '# path = "/stream"  (per camera with [[cameras]])' in text
+    again = load({}, {}, write(tmp_path, text))
+    assert again.config == e.config
+    inherited = [ln for ln in text.splitlines() if "inherited" in ln]
+    assert [ln for ln in render(again).splitlines() if "inherited" in ln] == inherited
+
+
+def test_print_config_round_trips_substream(tmp_path: Path) -> None:
+    e = load({"video.substream": "640x360@10"}, {})
+    text = render(e)
+    assert 'substream = "640x360@10"  # cli' in text
+    assert load({}, {}, write(tmp_path, text)).config == e.config
+    assert "# substream =  (not set)" in render(load({}, {}))
+
+
 # A table where one existing string setting is secret, as [auth] passwords will be.
 SECRET_TABLE = tuple(replace(s, secret=True) if s.name == "video.hook" else s for s in SETTINGS)
 

@@ -2,62 +2,57 @@
 < command line. Pure (no gi/cv2): one table, `SETTINGS`, drives all four layers, the argparse
 flags, `--print-config` and the field names in error messages.
 
-To add a setting (a list like `[auth] users`, a string like `[outputs] rtmp`): add the field
-to its frozen dataclass in `config/model.py` (and the dataclass to `Config`), then one row here:
+To add a setting: add the field to its frozen dataclass in `model.py` (and the dataclass to
+`Config`), then one `Setting` row here:
 
     Setting("auth", "users", "auth.users", list, "--user", "USER:PASS", "...", secret=True),
 
 The TOML key is `[auth] users`, the flag `--user`, the variable `CAMERA_STREAMING_USER`; values
 of `secret` rows are masked by `--print-config`. Validation names in `config.validate` are the
 flag without `--`, so errors are re-labelled with where the value came from.
+
+`[[cameras]]` tables are read and written by `camera_tables`; beside them, the settings that
+describe the single camera (`--source`, `--path`, `--substream`, ...) are refused when given.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .model import Config, SourceSpec, parse_users, validate
+from .camera_tables import (
+    RawCamera,
+    build_cameras,
+    camera_origins,
+    label_camera_error,
+    read_cameras,
+    render_cameras,
+)
+from .cameras import SINGLE_CAMERA, refused
+from .model import Config, SourceSpec, Substream, parse_users, validate
+from .values import (
+    ENV_PREFIX,
+    MASK,  # noqa: F401 - re-exported
+    Setting,
+    check_type,
+    mask,
+    parse_size,
+    parse_text,
+    toml_value,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.9/3.10
     import tomli as tomllib
 
-ENV_PREFIX = "CAMERA_STREAMING_"
 SECTIONS = ("rtsp", "video", "source", "http", "auth", "outputs", "log")
-MASK = "********"
-
-
-@dataclass(frozen=True)
-class Setting:
-    section: str  # TOML table
-    key: str  # TOML key
-    path: str  # attribute path in Config: "video.bitrate_kbps", "hook", "source.spec"
-    type: type  # int | float | str | bool | list
-    flag: str  # command-line flag; validate() names the field as flag[2:]
-    metavar: str = ""
-    help: str = ""
-    secret: bool = False
-    const: Any = None  # bool flags: the value the flag sets (e.g. --no-http sets False)
-    parse: Any = None  # text -> value for flags, variables and string file values (sizes)
-    cli: bool = True  # False: file and environment only (passwords never on the command line)
-
-    @property
-    def name(self) -> str:
-        return f"{self.section}.{self.key}"
-
-    @property
-    def env(self) -> str:
-        return ENV_PREFIX + self.flag[2:].upper().replace("-", "_")
 
 
 S = Setting
@@ -87,6 +82,9 @@ SETTINGS: tuple[Setting, ...] = (
       "auto or an element: mpph264enc, v4l2h264enc, nvv4l2h264enc, vaapih264enc, x264enc, "
       "openh264enc, ... (see --list-encoders)"),
     S("video", "codec", "video.codec", str, "--codec", "h264|h265", "video codec"),
+    S("video", "substream", "substream", str, "--substream", "WIDTHxHEIGHT[@FPS]",
+      "also serve a smaller encode of the camera at PATH/sub, e.g. 640x360@10 (at most "
+      "500 kbps; FPS: the main stream's if not given)"),
     S("video", "overlay", "overlay", bool, "--overlay", "", "draw time, frame index and FPS",
       const=True),
     S("video", "hook", "hook", str, "--hook", "MODULE:FUNCTION",
@@ -134,23 +132,6 @@ SETTINGS: tuple[Setting, ...] = (
 )  # fmt: skip
 
 
-def parse_size(text: str) -> int:
-    """'500M', '20G', '1048576' -> bytes."""
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-    t = text.strip().upper()
-    for suffix in ("B", "I"):
-        t = t[: -len(suffix)] if t.endswith(suffix) else t
-    mult = units.get(t[-1:], 1) if t else 1
-    number = t[:-1] if t[-1:] in units else t
-    try:
-        return int(float(number) * mult)
-    except ValueError:
-        raise ValueError(f"'{text}' is not a size like 500M or 20G") from None
-
-
-PARSERS = {"size": parse_size}
-
-
 def _size_flag(text: str) -> int:
     try:
         return parse_size(text)
@@ -161,6 +142,8 @@ def _size_flag(text: str) -> int:
 def _default(config: Config, path: str) -> Any:
     if path == "source.spec":
         return str(config.source)
+    if path == "substream":
+        return None if config.substream is None else str(config.substream)
     obj: Any = config
     for part in path.split("."):
         obj = getattr(obj, part)
@@ -179,7 +162,7 @@ def add_flags(parser: argparse.ArgumentParser, table: Sequence[Setting] = SETTIN
             groups[s.section] = parser.add_argument_group(s.section)
         group = groups[s.section]
         shown = _default(defaults, s.path)
-        text = f"{s.help} ([{s.section}] {s.key}, {s.env}; default {_toml(shown)})"
+        text = f"{s.help} ([{s.section}] {s.key}, {s.env}; default {toml_value(shown)})"
         if s.type is bool:
             group.add_argument(s.flag, dest=s.name, action="store_const", const=s.const,
                                 default=argparse.SUPPRESS, help=text)  # fmt: skip
@@ -217,9 +200,13 @@ def _from_file(data: Mapping[str, Any], table: Sequence[Setting], where: str) ->
     by_name = {s.name: s for s in table}
     out: dict[str, Any] = {}
     for section, body in data.items():
+        if section == "cameras":
+            continue  # read_cameras
         if section not in SECTIONS:
-            raise ConfigError(f"[{section}]", f"unknown section in {where}; use "
-                              f"{', '.join(f'[{x}]' for x in SECTIONS)}")  # fmt: skip
+            known = ", ".join(f"[{x}]" for x in SECTIONS)
+            raise ConfigError(
+                f"[{section}]", f"unknown section in {where}; use {known} or [[cameras]]"
+            )
         if not isinstance(body, dict):
             raise ConfigError(section, f"must be a [{section}] table in {where}")
         for key, value in body.items():
@@ -227,25 +214,8 @@ def _from_file(data: Mapping[str, Any], table: Sequence[Setting], where: str) ->
             if s is None:
                 known = ", ".join(x.key for x in table if x.section == section) or "none yet"
                 raise ConfigError(f"{section}.{key}", f"unknown key in {where} (known: {known})")
-            out[s.name] = _check_type(s, value, f"{s.name} (in {where})")
+            out[s.name] = check_type(s, value, f"{s.name} (in {where})")
     return out
-
-
-def _check_type(s: Setting, value: Any, label: str) -> Any:
-    if s.parse and isinstance(value, str):
-        value = parse_text(s, value, label)
-    if s.type is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if s.type is int and isinstance(value, bool):
-        raise ConfigError(label, f"must be a whole number, got {value!r}")
-    if not isinstance(value, s.type):
-        raise ConfigError(label, f"must be {_kind(s.type)}, got {value!r}")
-    return value
-
-
-def _kind(t: type) -> str:
-    return {int: "a whole number", float: "a number", bool: "true or false", str: "a string",
-            list: "a list"}.get(t, t.__name__)  # fmt: skip
 
 
 def _from_env(env: Mapping[str, str], table: Sequence[Setting]) -> dict[str, Any]:
@@ -256,29 +226,6 @@ def _from_env(env: Mapping[str, str], table: Sequence[Setting]) -> dict[str, Any
             continue
         out[s.name] = parse_text(s, text, s.env)
     return out
-
-
-def parse_text(s: Setting, text: str, label: str) -> Any:
-    """A setting's value from a string (environment variables)."""
-    text = text.strip()
-    try:
-        if s.type is bool:
-            low = text.lower()
-            if low in ("1", "true", "yes", "on"):
-                value = True
-            elif low in ("0", "false", "no", "off"):
-                value = False
-            else:
-                raise ValueError
-            # A flag like --no-http sets http.enabled=False; its variable means "set the flag".
-            return value if s.const is None or s.const is True else (not value)
-        if s.type is list:
-            return [x.strip() for x in text.split(",") if x.strip()]
-        if s.parse:
-            return PARSERS[s.parse](text)
-        return s.type(text)
-    except ValueError:
-        raise ConfigError(label, f"must be {_kind(s.type)}, got {text!r}") from None
 
 
 def load(
@@ -292,13 +239,18 @@ def load(
     `cli` maps setting names (`video.width`) to values, as `add_flags` leaves them in the
     namespace. `config_file` defaults to `$CAMERA_STREAMING_CONFIG`. Every error names the
     field the way the user set it: `--width`, `CAMERA_STREAMING_WIDTH` or
-    `video.width (in FILE)`."""
+    `video.width (in FILE)`; `[[cameras]]` fields by their place, `cameras[0].streams[1].fps
+    (in FILE)`, or `(inherited from --fps)` for a stream key its table does not give."""
     env = os.environ if env is None else env
     cli = dict(cli or {})
     config_file = config_file or env.get(ENV_PREFIX + "CONFIG") or None
     layers: list[tuple[str, dict[str, Any]]] = []
+    cameras: tuple[RawCamera, ...] = ()
     if config_file:
-        layers.append(("file", _from_file(read_toml(config_file), table, config_file)))
+        data = read_toml(config_file)
+        if data.get("cameras", []) != []:
+            cameras = read_cameras(data["cameras"], config_file, table)
+        layers.append(("file", _from_file(data, table, config_file)))
     layers.append(("env", _from_env(env, table)))
     layers.append(("cli", {k: v for k, v in cli.items() if k in {s.name for s in table}}))
     values: dict[str, Any] = {}
@@ -319,10 +271,20 @@ def load(
             return f"{s.name} (in {config_file})"
         return s.name
 
+    if cameras:  # the single camera's settings, given at all, are a mistake beside them
+        for s in table:
+            if s.flag[2:] in SINGLE_CAMERA and origins[s.name] != "default":
+                raise refused(label(s.name), s.flag[2:])
     config = build(values, table, label)
+    if cameras:  # after the merge: a stream key not given takes the merged value
+        assert config_file is not None
+        config = replace(config, cameras=build_cameras(cameras, config, table, config_file))
+        origins.update(camera_origins(cameras))
     try:
         validate(config)
     except ConfigError as exc:
+        if exc.field.startswith("cameras"):
+            raise label_camera_error(exc, cameras, config_file, table, label) from None
         raise relabel(exc, table, label) from None
     return Effective(config, origins, config_file)
 
@@ -358,6 +320,9 @@ def build(values: Mapping[str, Any], table: Sequence[Setting], label: Any = str)
             spec = SourceSpec.parse(str(source["spec"]), label("source.spec"))
         config = replace(config, source=replace(spec, loop=source.get("loop", spec.loop)))
     top = changes.pop("", {})
+    if "substream" in top:  # "" (as a variable may be set) means none
+        text = str(top["substream"]).strip()
+        top["substream"] = Substream.parse(text, label("video.substream")) if text else None
     for section, fields_ in changes.items():
         config = replace(config, **{section: replace(getattr(config, section), **fields_)})
     return replace(config, **top) if top else config
@@ -368,34 +333,6 @@ def _users(entries: Sequence[str], where: str) -> dict[str, str]:
     return parse_users(",".join(entries), where)
 
 
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return '""'
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    if is_dataclass(value):
-        return json.dumps({f.name: getattr(value, f.name) for f in fields(value)}, default=str)
-    return json.dumps(str(value))
-
-
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@", re.I)
-
-
-def mask(value: Any, secret: bool) -> Any:
-    """`secret` values become ********; passwords inside URLs (rtmp://u:p@host) too."""
-    if secret and value not in (None, "", [], ()):
-        return [MASK] * len(value) if isinstance(value, (list, tuple)) else MASK
-    if isinstance(value, str):
-        return _URL_PASSWORD.sub(lambda m: m.group("scheme") + MASK + "@", value)
-    if isinstance(value, (list, tuple)):
-        return [mask(v, False) for v in value]
-    return value
-
-
 def render(effective: Effective, table: Sequence[Setting] = SETTINGS) -> str:
     """The effective configuration as TOML, secrets masked, each line saying where it came
     from. Feeding the output back with --config gives the same configuration."""
@@ -403,6 +340,7 @@ def render(effective: Effective, table: Sequence[Setting] = SETTINGS) -> str:
     if effective.file:
         lines.append(f"# file: {Path(effective.file)}")
     section = ""
+    cameras = effective.config.cameras
     for s in table:
         if s.section != section:
             section = s.section
@@ -410,6 +348,10 @@ def render(effective: Effective, table: Sequence[Setting] = SETTINGS) -> str:
         value = mask(_default(effective.config, s.path), s.secret)
         if value is None:
             lines.append(f"# {s.key} =  (not set)")
-            continue
-        lines.append(f"{s.key} = {_toml(value)}  # {effective.origins.get(s.name, 'default')}")
+        elif cameras and s.flag[2:] in SINGLE_CAMERA:
+            lines.append(f"# {s.key} = {toml_value(value)}  (per camera with [[cameras]])")
+        else:
+            origin = effective.origins.get(s.name, "default")
+            lines.append(f"{s.key} = {toml_value(value)}  # {origin}")
+    lines += render_cameras(effective.config, effective.origins, table)
     return "\n".join(lines) + "\n"

@@ -11,9 +11,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from ..errors import ConfigError
+from .cameras import (
+    NAME_CHARS,  # noqa: F401 - re-exported
+    NATIVE_NO_HOOK,
+    check_cameras,
+    check_substream,
+)
+from .checks import (
+    MAX_FPS,  # noqa: F401 - re-exported
+    MAX_SIDE,  # noqa: F401 - re-exported
+    bad_hook,
+    bad_path,
+    check_codec,
+    check_float,
+    check_int,
+    check_number,
+    check_outputs,
+    check_video,
+)
 
-MAX_FPS = 240
-MAX_SIDE = 7680
 USERS_ENV = "CAMERA_STREAMING_USERS"
 AUTH_METHODS = ("none", "basic", "digest")
 FANOUTS = ("per-client", "shared")
@@ -162,9 +178,6 @@ class OutputsConfig:
         return bool(self.rtmp_url or self.save_dir or self.publish_url)
 
 
-NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
-
-
 @dataclass(frozen=True)
 class StreamConfig:
     """One encode of a camera: its size, rate, bitrate, codec and encoder (`video`), the RTSP
@@ -215,10 +228,10 @@ class Substream:
 
     @classmethod
     def parse(cls, text: str, field_name: str = "substream") -> Substream:
-        size, _, rate = text.strip().partition("@")
+        size, at, rate = text.strip().partition("@")
         w, sep, h = size.lower().partition("x")
         try:
-            if not sep:
+            if not sep or (at and not rate):
                 raise ValueError
             return cls(int(w), int(h), int(rate) if rate else 0)
         except ValueError:
@@ -302,13 +315,6 @@ def users_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     return parse_users(text) if text.strip() else {}
 
 
-def _check_int(name: str, value: object, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(name, f"must be a whole number, got {value!r}")
-    if not lo <= value <= hi:
-        raise ConfigError(name, f"must be between {lo} and {hi}, got {value}")
-
-
 def _check_auth(r: RtspConfig) -> None:
     if r.auth not in AUTH_METHODS:
         raise ConfigError("auth", f"must be one of {', '.join(AUTH_METHODS)}, got {r.auth!r}")
@@ -322,31 +328,15 @@ def _check_auth(r: RtspConfig) -> None:
             raise ConfigError(name, f"file {path!r} does not exist")
 
 
-def _check_float(name: str, value: object, lo: float, hi: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise ConfigError(name, f"must be a number of seconds, got {value!r}")
-    if not lo <= value <= hi:
-        raise ConfigError(name, f"must be between {lo:g} and {hi:g} seconds, got {value}")
-
-
 def validate(config: Config) -> Config:
-    """Check every field; raise `ConfigError` naming the first bad one. Returns `config`."""
-    v, r = config.video, config.rtsp
-    _check_int("width", v.width, 16, MAX_SIDE)
-    _check_int("height", v.height, 16, MAX_SIDE)
-    if v.width % 2 or v.height % 2:
-        raise ConfigError(
-            "width" if v.width % 2 else "height",
-            f"must be even for I420 (got {v.width}x{v.height})",
-        )
-    _check_int("fps", v.fps, 1, MAX_FPS)
-    _check_int("bitrate", v.bitrate_kbps, 16, 200_000)
-    if not 0.1 <= float(v.keyframe_interval_s) <= 60:
-        raise ConfigError(
-            "keyframe-interval", f"must be between 0.1 and 60 seconds, got {v.keyframe_interval_s}"
-        )
-    _check_int("port", r.port, 1, 65535)
-    if not r.path.startswith("/") or len(r.path) < 2 or any(c in r.path for c in " ?#\\"):
+    """Check every field; raise `ConfigError` naming the first bad one. Returns `config`.
+
+    Process-wide fields are named like their flag without `--` (`width`, `keep-segments`);
+    `[[cameras]]` fields by their place in the file (`cameras[0].streams[1].fps`)."""
+    r = config.rtsp
+    check_video(config.video)
+    check_int("port", r.port, 1, 65535)
+    if bad_path(r.path):
         raise ConfigError("path", f"must look like /stream, got {r.path!r}")
     try:
         ipaddress.ip_address(r.bind)
@@ -354,86 +344,50 @@ def validate(config: Config) -> Config:
         raise ConfigError(
             "bind", f"must be an IP address like 0.0.0.0 or 127.0.0.1, got {r.bind!r}"
         ) from None
-    _check_int("max-clients", r.max_clients, 0, 10_000)
+    check_int("max-clients", r.max_clients, 0, 10_000)
     if r.fanout not in FANOUTS:
         raise ConfigError("fanout", f"must be one of {', '.join(FANOUTS)}, got {r.fanout!r}")
-    _check_int("session-timeout", r.session_timeout_s, 1, 3600)
+    check_int("session-timeout", r.session_timeout_s, 1, 3600)
     _check_auth(r)
     if not 0.1 <= float(config.stats_interval_s) <= 3600:
         raise ConfigError(
             "stats-interval", f"must be between 0.1 and 3600 seconds, got {config.stats_interval_s}"
         )
-    _validate_extras(config)
-    _validate_outputs(config.outputs, v.codec)
-    if not r.enabled and not config.outputs.any:
-        raise ConfigError(
-            "rtsp", "no output enabled: serve RTSP or give --rtmp, --save or --publish"
+    check_codec(config.video)
+    _validate_http_and_log(config)
+    check_outputs(config.outputs, codec=config.video.codec)
+    if config.cameras:
+        check_cameras(config)
+    else:
+        check_substream(config)
+    if not r.enabled and not any(s.outputs.any for s in config.all_streams):
+        where = (
+            "a stream's rtmp, save or publish" if config.cameras else "--rtmp, --save or --publish"
         )
-    _check_float("stall-timeout", config.recovery.stall_timeout_s, 0.2, 600)
-    _check_float("retry-max", config.recovery.retry_max_s, 0.1, 600)
+        raise ConfigError("rtsp", f"no output enabled: serve RTSP or give {where}")
+    check_float("stall-timeout", config.recovery.stall_timeout_s, 0.2, 600)
+    check_float("retry-max", config.recovery.retry_max_s, 0.1, 600)
     if config.source.native and (config.hook is not None or config.overlay):
-        raise ConfigError(
-            "source",
-            "a gst: source feeds the encoder directly; --hook and --overlay need a NumPy "
-            "source (test, v4l2:, file:)",
-        )
-    if config.hook is not None:
-        mod, sep, fn = config.hook.partition(":")
-        if not sep or not mod or not fn:
-            raise ConfigError("hook", f"must be module:function, got {config.hook!r}")
+        raise ConfigError("source", NATIVE_NO_HOOK.format(hook="--hook", overlay="--overlay"))
+    if config.hook is not None and bad_hook(config.hook):
+        raise ConfigError("hook", f"must be module:function, got {config.hook!r}")
     return config
 
 
-def _check_number(name: str, value: object, lo: float, hi: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(name, f"must be a number, got {value!r}")
-    if not lo <= value <= hi:
-        raise ConfigError(name, f"must be between {lo:g} and {hi:g}, got {value}")
-
-
-def _validate_extras(config: Config) -> None:
-    """Encoder, HTTP and logging fields."""
-    v, h = config.video, config.http
-    if v.codec not in ("h264", "h265"):
-        raise ConfigError("codec", f"must be h264 or h265, got {v.codec!r}")
-    if not v.encoder or not all(c.isalnum() or c in "-_" for c in v.encoder):
-        raise ConfigError("encoder", f"must be auto or an encoder element name, got {v.encoder!r}")
-    _check_int("http-port", h.port, 0, 65535)  # 0: no HTTP port, like --no-http
+def _validate_http_and_log(config: Config) -> None:
+    h = config.http
+    check_int("http-port", h.port, 0, 65535)  # 0: no HTTP port, like --no-http
     try:
         ipaddress.ip_address(h.bind)
     except ValueError:
         raise ConfigError("http-bind", f"must be an IP address, got {h.bind!r}") from None
     if h.enabled and h.port and h.port == config.rtsp.port:
         raise ConfigError("http-port", f"must differ from the RTSP port {config.rtsp.port}")
-    _check_number("health-timeout", h.health_timeout_s, 0.5, 3600)
-    _check_number("snapshot-max-fps", h.snapshot_max_fps, 0.1, 30)
+    check_number("health-timeout", h.health_timeout_s, 0.5, 3600)
+    check_number("snapshot-max-fps", h.snapshot_max_fps, 0.1, 30)
     if config.log.level not in ("debug", "info", "warning", "error"):
         raise ConfigError(
             "log-level", f"must be debug, info, warning or error, got {config.log.level!r}"
         )
     if config.log.format not in ("text", "json"):
         raise ConfigError("log-format", f"must be text or json, got {config.log.format!r}")
-
-
-def _check_url(name: str, url: str, schemes: tuple[str, ...], example: str) -> None:
-    scheme, sep, rest = url.partition("://")
-    host = rest.split("/", 1)[0]
-    bad = any(c in url for c in ' "\\')
-    if not sep or scheme.lower() not in schemes or not host or "/" not in rest or bad:
-        raise ConfigError(name, f"must look like {example}, got {url!r}")
-
-
-def _validate_outputs(o: OutputsConfig, codec: str) -> None:
-    if o.rtmp_url is not None:
-        _check_url("rtmp", o.rtmp_url, ("rtmp", "rtmps"), "rtmp://HOST[:PORT]/APP/STREAM")
-        if codec != "h264":
-            hint = "use --codec h264, or --save/--publish, which take H.265"
-            raise ConfigError("rtmp", f"FLV/RTMP carries H.264 only, not {codec}: {hint}")
-    if o.publish_url is not None:
-        _check_url("publish", o.publish_url, ("rtsp", "rtsps"), "rtsp://HOST[:PORT]/PATH")
-    if o.save_dir is not None and not o.save_dir.strip():
-        raise ConfigError("save", "must be a directory path")
-    if not 1 <= float(o.segment_s) <= 86_400:
-        raise ConfigError("segment", f"must be between 1 and 86400 seconds, got {o.segment_s}")
-    _check_int("keep-segments", o.keep_segments, 0, 1_000_000)
-    _check_int("keep-bytes", o.keep_bytes, 0, 1 << 50)
