@@ -3,17 +3,30 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from pathlib import Path
 
 import psutil
 import pytest
 
+from camera_streaming.config import OutputsConfig
+from camera_streaming.testing.rtsp_probe import RtspProbe
 from camera_streaming.testing.soak import idle_medias
 from support import cameras
-from support.cameras import HOOKS, MAIN, SUB, make_clip, pattern_index, square_visible
+from support.cameras import (
+    HOOKS,
+    MAIN,
+    PATHS,
+    SUB,
+    make_clip,
+    pattern_index,
+    square_visible,
+    with_outputs,
+)
 from support.churn import churn, settled_baseline, wait_for
-from support.fakes import decode_images, running
+from support.env import free_port
+from support.fakes import SwitchableSource, decode_images, running
 
 pytestmark = pytest.mark.integration
 SECONDS = 6.0
@@ -34,9 +47,7 @@ def test_four_mounts_at_their_own_rates_with_the_hook_once_per_frame(port: int, 
     for hook in HOOKS.values():
         hook.calls = 0
     with running(cameras.two_cameras(port, clip)) as s:
-        urls = {
-            p: s.config.rtsp.url(path=p) for p in ("/pattern", "/pattern/sub", "/clip", "/clip/sub")
-        }
+        urls = {p: s.config.rtsp.url(path=p) for p in PATHS}
         got: dict[str, list] = {}
 
         def read(path: str) -> None:
@@ -80,9 +91,7 @@ def test_hostile_churn_across_four_mounts(port: int, clip: Path, fanout: str) ->
                               fanout=fanout)  # fmt: skip
     anchored = 4 * idle_medias(fanout, 0)  # shared: one anchored media per mount
     with running(cfg) as s:
-        urls = [
-            s.config.rtsp.url(path=p) for p in ("/pattern", "/pattern/sub", "/clip", "/clip/sub")
-        ]
+        urls = [s.config.rtsp.url(path=p) for p in PATHS]
         errors: list = []
         churn(urls, 24, 4, errors)  # warm-up: every mount, every kind of client life
         fds0, threads0 = settled_baseline(s, proc, anchored)
@@ -103,3 +112,52 @@ def test_hostile_churn_across_four_mounts(port: int, clip: Path, fanout: str) ->
             video = SUB if url.endswith("/sub") else MAIN
             assert len(decode_images(url, 1.5, video.width, video.height)) >= 2, url
     assert len(errors) <= 240 * 0.02, errors[:5]
+
+
+def test_a_lost_camera_a_stalled_client_and_a_failing_output_touch_nothing_else(
+    port: int, clip: Path
+) -> None:
+    """Camera `pattern` loses its source (NO SIGNAL on its streams only); a client of
+    /clip/sub stops reading; /clip's RTMP push fails (nothing listens). /clip and /clip/sub
+    stay at their full rates."""
+    dead = free_port()
+    cfg = with_outputs(
+        cameras.two_cameras(port, clip),
+        "/clip",
+        OutputsConfig(rtmp_url=f"rtmp://127.0.0.1:{dead}/live/x"),
+    )
+    source = SwitchableSource(MAIN.width, MAIN.height, MAIN.fps)
+    source.open()
+    with running(cfg, source=source) as s:
+        url = s.config.rtsp.url
+        stuck = RtspProbe(url(path="/clip/sub"))
+        stuck.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.setup_tcp(stuck.control_url(stuck.describe().body))
+        play = f"PLAY {url(path='/clip/sub')} RTSP/1.0\r\nCSeq: 9\r\nSession: {stuck.session}"
+        stuck.sock.sendall(f"{play}\r\n\r\n".encode())
+        source.broken.set()
+        got: dict[str, list] = {}
+
+        def read(path: str) -> None:
+            video = SUB if path.endswith("/sub") else MAIN
+            got[path] = decode_images(url(path=path), SECONDS, video.width, video.height)
+
+        readers = [threading.Thread(target=read, args=(p,)) for p in PATHS]
+        for t in readers:
+            t.start()
+        for t in readers:
+            t.join(60)
+        cams = {c.name: c for c in s.cameras}
+        lost, other = cams["pattern"].faults, cams["clip"].faults
+        (rtmp,) = s.outputs
+        status = rtmp.status()
+        stuck.reset()
+    for path, frames in got.items():
+        fps = (SUB if path.endswith("/sub") else MAIN).fps
+        assert fps * 0.9 <= rate(frames) <= fps * 1.1, (path, rate(frames))
+    # the lost camera's streams carry the slate (dark where the pattern's code was: it reads
+    # as None or 0), the other camera's do not
+    assert all(pattern_index(img) in (None, 0) for _, img in got["/pattern"][5:])
+    assert lost.source_lost == 1 and lost.slate_frames > SECONDS * MAIN.fps * 0.8, lost
+    assert other.source_lost == 0 and other.slate_frames == 0 and other.encoder_stalls == 0
+    assert status.state == "retrying" and status.errors >= 1, status

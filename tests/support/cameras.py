@@ -6,12 +6,20 @@ from __future__ import annotations
 
 import subprocess
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from camera_streaming.config import Config, HttpConfig, RtspConfig, SourceSpec, VideoConfig
+from camera_streaming.config import (
+    Config,
+    HttpConfig,
+    OutputsConfig,
+    RtspConfig,
+    SourceSpec,
+    VideoConfig,
+)
 from camera_streaming.config.model import CameraConfig, StreamConfig
 from camera_streaming.sources import read_code
 
@@ -86,3 +94,13 @@ def pattern_index(img: np.ndarray) -> int | None:
         img = cv2.resize(img, (MAIN.width, MAIN.height), interpolation=cv2.INTER_NEAREST)
     code = read_code(img)
     return None if code is None else code[0]
+
+
+def with_outputs(cfg: Config, path: str, outputs: OutputsConfig) -> Config:
+    """`cfg` with `outputs` on the stream mounted at `path`."""
+
+    def stream(s: StreamConfig) -> StreamConfig:
+        return replace(s, outputs=outputs) if s.path == path else s
+
+    cams = tuple(replace(c, streams=tuple(stream(s) for s in c.streams)) for c in cfg.cameras)
+    return replace(cfg, cameras=cams)
