@@ -93,9 +93,20 @@ def _schema(wsdl: str) -> etree.XMLSchema:
     return etree.XMLSchema(etree.fromstring(etree.tostring(embedded), base_url=str(path)))
 
 
+class _LocalAddressing(etree.Resolver):
+    """ws-discovery.xsd imports WS-Addressing 2004/08 by URL: use the bundled copy."""
+
+    def resolve(self, url, pubid, context):  # type: ignore[no-untyped-def]
+        if url == "http://schemas.xmlsoap.org/ws/2004/08/addressing":
+            return self.resolve_filename(str(WSDL_DIR / "addressing"), context)
+        return None
+
+
 @functools.cache
 def _discovery_schema() -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(WSDL_DIR / "ws-discovery.xsd")))
+    parser = etree.XMLParser()
+    parser.resolvers.add(_LocalAddressing())
+    return etree.XMLSchema(etree.parse(str(WSDL_DIR / "ws-discovery.xsd"), parser))
 
 
 def _body_child(reply: bytes) -> etree._Element:
@@ -156,3 +167,20 @@ def zeep_read(reply: bytes, operation: str, service: str = "device") -> Any:
     if doc.find(f"{{{ENV}}}Body/{{{ENV}}}Fault") is not None:
         bound.process_error(doc, bound.get(operation))
     return bound.get(operation).process_reply(doc)
+
+
+def probe(
+    types: str = "dn:NetworkVideoTransmitter",
+    scopes: str | None = None,
+    message_id: str = "urn:uuid:5f2f1c1e-0000-4000-8000-000000000001",
+    prefixes: str = 'xmlns:dn="http://www.onvif.org/ver10/network/wsdl"',
+) -> bytes:
+    """A WS-Discovery Probe as ONVIF clients send it."""
+    scope_el = f"<d:Scopes>{scopes}</d:Scopes>" if scopes is not None else ""
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="{ENV}" '
+        f'xmlns:a="{NS["a"]}" xmlns:d="{WSD}" {prefixes}><s:Header>'
+        f"<a:Action>{WSD}/Probe</a:Action><a:MessageID>{message_id}</a:MessageID>"
+        f"<a:To>urn:schemas-xmlsoap-org:ws:2005:04:discovery</a:To></s:Header>"
+        f"<s:Body><d:Probe><d:Types>{types}</d:Types>{scope_el}</d:Probe></s:Body></s:Envelope>"
+    ).encode()
