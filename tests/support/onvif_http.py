@@ -22,8 +22,11 @@ def snapshot_jpeg() -> bytes:
 
 
 @contextmanager
-def onvif_http_server(service: OnvifService) -> Iterator[tuple[int, list[str]]]:
-    """Serve `service` on 127.0.0.1; yields (port, the paths GET requests asked for)."""
+def onvif_http_server(
+    service: OnvifService, address: tuple[str, int] = ("127.0.0.1", 0)
+) -> Iterator[tuple[int, list[str]]]:
+    """Serve `service` (on a free loopback port unless told otherwise); yields (port, the
+    paths GET requests asked for)."""
     jpeg = snapshot_jpeg()
     gets: list[str] = []
 
@@ -59,7 +62,7 @@ def onvif_http_server(service: OnvifService) -> Iterator[tuple[int, list[str]]]:
             else:
                 self._send(404, b"", "text/plain")
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(address, Handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="onvif-test-http", daemon=True)
     thread.start()
