@@ -9,6 +9,7 @@ import pytest
 
 from camera_streaming.onvif import OnvifService
 from camera_streaming.onvif.wsse import (
+    PASSWORD_DIGEST,
     AuthError,
     UsernameToken,
     UsernameTokenCheck,
@@ -102,11 +103,8 @@ def test_nonces_are_forgotten_after_ten_minutes_and_bounded():
 
     def token(nonce: bytes) -> UsernameToken:
         created = created_text(clock.t)
-        from camera_streaming.onvif.wsse import PASSWORD_DIGEST
-
-        return UsernameToken(
-            "u", password_digest(nonce, created, "p"), PASSWORD_DIGEST, nonce, created
-        )
+        digest = password_digest(nonce, created, "p")
+        return UsernameToken("u", digest, PASSWORD_DIGEST, nonce, created)
 
     for i in range(20):
         assert check.check(token(b"n%d" % i)) == "u"
