@@ -289,6 +289,7 @@ def test_routing_is_by_the_body_not_the_soap_action_or_path(service):
     status, reply, _ = service.handle(DEVICE, body, {"SOAPAction": '"GetDeviceInformation"'}, HOST)
     assert status == 200 and etree.QName(validate_reply(reply)).localname == "GetProfilesResponse"
     assert service.handle("/onvif/other", body, {}, HOST)[0] == 404
+    assert service.handle(MEDIA + "/?x=1", body, {}, HOST)[0] == 200
 
 
 def test_a_fault_reads_as_a_fault_in_zeep(service):

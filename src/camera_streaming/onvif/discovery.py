@@ -153,7 +153,10 @@ class DiscoveryResponder:
         thread.join(timeout)
         if thread.is_alive():
             log.warning("WS-Discovery thread did not stop within %.1f s", timeout)
-        self._announce(wsd.bye)
+        try:
+            self._announce(wsd.bye)
+        except Exception:
+            log.exception("WS-Discovery: cannot send Bye")
         for s in (sock, self._wake_r, self._wake_w):
             if s is not None:
                 s.close()
@@ -165,7 +168,10 @@ class DiscoveryResponder:
 
     def _run(self) -> None:
         assert self._sock is not None and self._wake_r is not None
-        self._announce(wsd.hello)
+        try:
+            self._announce(wsd.hello)
+        except Exception:
+            log.exception("WS-Discovery: cannot send Hello")
         rescan = time.monotonic() + _RESCAN_SECONDS
         while not self._stop.is_set():
             try:

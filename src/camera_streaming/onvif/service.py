@@ -87,7 +87,7 @@ class OnvifService:
         /onvif/media_service. `host` is the request's Host header: XAddrs, stream and
         snapshot URIs are built on it (the RTSP port replacing its port in rtsp:// URIs).
         `http_user`: a user the HTTP layer already authenticated with HTTP Digest."""
-        if path.rstrip("/") not in (DEVICE_PATH, MEDIA_PATH):
+        if path.split("?", 1)[0].rstrip("/") not in (DEVICE_PATH, MEDIA_PATH):
             fault = SoapFault("Sender", ("ter:InvalidArgVal",), "no such service", 404)
             return fault.status, fault_envelope(fault), CONTENT_TYPE
         name = "?"
