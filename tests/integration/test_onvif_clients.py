@@ -10,15 +10,12 @@ import asyncio
 from typing import Any
 
 import pytest
+import zeep.exceptions
+from onvif import ONVIFCamera
 
-pytest.importorskip("onvif", reason="onvif-zeep-async needs Python 3.10+")  # see pyproject
-
-import zeep.exceptions  # noqa: E402
-from onvif import ONVIFCamera  # noqa: E402
-
-from camera_streaming.onvif import OnvifService  # noqa: E402
-from support.onvif import FACTS  # noqa: E402
-from support.onvif_http import onvif_http_server  # noqa: E402
+from camera_streaming.onvif import OnvifService
+from support.onvif import FACTS
+from support.onvif_http import onvif_http_server
 
 pytestmark = pytest.mark.integration
 
