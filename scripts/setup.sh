@@ -15,8 +15,9 @@ if [ "$dev" = 1 ]; then
   # chromium: status-page test; systemd: unit check; nginx + its RTMP module: the real
   # RTMP server the --rtmp tests start on a loopback port; openssl: RTSPS test certificates;
   # gcc, pkg-config, libgstrtspserver-1.0-dev: the C baseline server of the benchmarks.
+  # iproute2: the network namespaces of the WS-Discovery test.
   dev_pkgs=(ffmpeg procps chromium fonts-dejavu-core systemd nginx libnginx-mod-rtmp openssl gcc
-            pkg-config libgstrtspserver-1.0-dev)
+            pkg-config libgstrtspserver-1.0-dev iproute2)
   pkgs+=("${dev_pkgs[@]}")
 fi
 missing=()
