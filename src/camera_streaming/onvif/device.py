@@ -317,14 +317,7 @@ OPERATIONS: dict[str, Handler] = {
     "GetDiscoveryMode": get_discovery_mode,
     "GetWsdlUrl": get_wsdl_url,
 }
-# ONVIF Core's PRE_AUTH access class ("shall not require user authentication").
-PRE_AUTH = frozenset(
-    {
-        "GetSystemDateAndTime",
-        "GetCapabilities",
-        "GetServices",
-        "GetServiceCapabilities",
-        "GetHostname",
-        "GetWsdlUrl",
-    }
-)
+# Answered without credentials: only the clock, which clients read first to align the
+# Created time of their WS-UsernameToken (ONVIF Core allows more operations here; a camera
+# whose users are configured reveals nothing else to an anonymous caller).
+PRE_AUTH = frozenset({"GetSystemDateAndTime"})

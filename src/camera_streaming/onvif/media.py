@@ -359,5 +359,5 @@ OPERATIONS: dict[str, Handler] = {
     "GetStreamUri": get_stream_uri,
     "GetSnapshotUri": get_snapshot_uri,
 }
-# ONVIF's PRE_AUTH access class ("shall not require user authentication").
-PRE_AUTH = frozenset({"GetServiceCapabilities"})
+# Every media operation needs credentials when users are configured.
+PRE_AUTH: frozenset[str] = frozenset()

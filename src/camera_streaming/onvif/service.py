@@ -5,8 +5,8 @@ back the (status, body, content type) it returns. No sockets and no HTTP library
 Authentication when users are configured: a WS-Security UsernameToken with PasswordDigest
 (wsse.py), or a user the HTTP layer already authenticated with HTTP Digest (`http_user`).
 When both are present both must be good (ONVIF Core: HTTP first, then WS). Operations of
-ONVIF's PRE_AUTH access class (GetSystemDateAndTime, GetCapabilities, GetServices, the
-services' GetServiceCapabilities, GetHostname, GetWsdlUrl) are answered without credentials.
+GetSystemDateAndTime is answered without credentials (clients read the clock first to align
+their WS-UsernameToken); every other operation needs them when users are configured.
 A request without any credentials gets 401 (the HTTP layer adds its Digest challenge) or,
 when the HTTP layer offers no Digest, 400; wrong credentials get 400; both with the SOAP fault
 env:Sender/ter:NotAuthorized. With no users configured every request is accepted, whatever
