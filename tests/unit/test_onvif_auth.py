@@ -131,8 +131,16 @@ def test_malformed_tokens_are_not_authorized(service, clock):
 
 def test_only_the_clock_is_answered_without_credentials(service):
     assert call(service, "GetSystemDateAndTime")[0] == 200
-    device_ops = ("GetCapabilities", "GetServices", "GetHostname", "GetServiceCapabilities",
-                  "GetDeviceInformation", "GetNetworkInterfaces", "GetScopes", "SystemReboot")  # fmt: skip
+    device_ops = (
+        "GetCapabilities",
+        "GetServices",
+        "GetHostname",
+        "GetServiceCapabilities",
+        "GetDeviceInformation",
+        "GetNetworkInterfaces",
+        "GetScopes",
+        "SystemReboot",
+    )
     for op in device_ops:
         refused(call(service, op), status=401)
     refused(call(service, "GetServiceCapabilities", ns=TRT), status=401)
