@@ -52,7 +52,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.9/3.10
     import tomli as tomllib
 
-SECTIONS = ("rtsp", "video", "source", "http", "auth", "outputs", "log")
+SECTIONS = ("rtsp", "video", "source", "http", "auth", "outputs", "onvif", "log")
 
 
 S = Setting
@@ -124,6 +124,13 @@ SETTINGS: tuple[Setting, ...] = (
       "keep at most SIZE of recordings, e.g. 500M or 20G (0: no limit)", parse="size"),
     S("outputs", "publish", "outputs.publish_url", str, "--publish", "URL",
       "publish to an RTSP server with ANNOUNCE/RECORD: rtsp://SERVER[:PORT]/PATH"),
+    S("onvif", "enabled", "onvif.enabled", bool, "--no-onvif", "",
+      "no ONVIF device/media services on the HTTP port, no WS-Discovery", const=False),
+    S("onvif", "discovery", "onvif.discovery", bool, "--no-onvif-discovery", "",
+      "serve ONVIF but do not answer WS-Discovery probes (NVRs then need the address)",
+      const=False),
+    S("onvif", "discovery_port", "onvif.discovery_port", int, "--onvif-discovery-port", "PORT",
+      "UDP port of the WS-Discovery responder (multicast group 239.255.255.250)"),
     S("log", "level", "log.level", str, "--log-level", "LEVEL", "debug, info, warning, error"),
     S("log", "format", "log.format", str, "--log-format", "text|json",
       "text, or json: one JSON object a line (journald, Loki)"),

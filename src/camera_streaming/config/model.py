@@ -151,6 +151,16 @@ class HttpConfig:
 
 
 @dataclass(frozen=True)
+class OnvifConfig:
+    """ONVIF device and media services on the HTTP port (`/onvif/device_service`,
+    `/onvif/media_service`) and the WS-Discovery responder on UDP `discovery_port`."""
+
+    enabled: bool = True
+    discovery: bool = True
+    discovery_port: int = 3702
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = "info"
     format: str = "text"  # text | json (one JSON object a line, for journald/Loki)
@@ -257,6 +267,7 @@ class Config:
     stats_interval_s: float = 1.0
     http: HttpConfig = field(default_factory=HttpConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    onvif: OnvifConfig = field(default_factory=OnvifConfig)
     overlay: bool = False  # the built-in time / frame / FPS overlay
     # [[cameras]] from the file; empty: one camera from the fields above (and `substream`)
     cameras: tuple[CameraConfig, ...] = ()
@@ -365,6 +376,7 @@ def validate(config: Config) -> Config:
             "a stream's rtmp, save or publish" if config.cameras else "--rtmp, --save or --publish"
         )
         raise ConfigError("rtsp", f"no output enabled: serve RTSP or give {where}")
+    check_int("onvif-discovery-port", config.onvif.discovery_port, 1, 65535)
     check_float("stall-timeout", config.recovery.stall_timeout_s, 0.2, 600)
     check_float("retry-max", config.recovery.retry_max_s, 0.1, 600)
     if config.source.native and (config.hook is not None or config.overlay):
