@@ -181,4 +181,5 @@ class Stream:
             bytes_sent=mount.bytes_sent if mount else 0,
             encoder=self.spec.name if self.spec else "",
             outputs=tuple(o.status() for o in self.outputs),
+            codec=v.codec,
         )

@@ -150,6 +150,7 @@ class StreamSnapshot:
     bytes_sent: int
     encoder: str
     outputs: tuple[OutputStatus, ...] = ()
+    codec: str = "h264"
 
     def short(self) -> str:
         return (

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ..telemetry.stats import Snapshot
+from ..telemetry.stats import OutputStatus, Snapshot
 
 if TYPE_CHECKING:
     from .http import StatusSource
@@ -61,20 +61,75 @@ class SnapshotCollector:
                                 labels=["encoder", "codec"])  # fmt: skip
         enc.add_metric([s.encoder or "none", str(info.get("codec", ""))], 1)
         yield enc
-        up = GaugeMetricFamily(f"{NS}_output_up", "1 when an output is connected",
-                               labels=["output"])  # fmt: skip
-        sent = CounterMetricFamily(f"{NS}_output_bytes", "Bytes handed to an output",
-                                   labels=["output"])  # fmt: skip
-        errors = CounterMetricFamily(f"{NS}_output_errors", "Errors of an output",
-                                     labels=["output"])  # fmt: skip
-        restarts = CounterMetricFamily(f"{NS}_output_reconnects", "Reconnects of an output",
-                                       labels=["output"])  # fmt: skip
-        for o in s.outputs:
-            up.add_metric([o.name], 1 if o.connected else 0)
-            sent.add_metric([o.name], o.bytes)
-            errors.add_metric([o.name], o.errors)
-            restarts.add_metric([o.name], o.reconnects)
-        yield from (up, sent, errors, restarts)
+        yield from per_camera(s)
+        yield from per_output(s)
+
+
+def _family(kind: type, name: str, doc: str, labels: list[str]) -> Any:
+    return kind(f"{NS}_{name}", doc, labels=labels)
+
+
+def per_camera(s: Snapshot) -> Iterator[Metric]:
+    """The figures of each camera (label `camera`) and stream (labels `camera`, `stream`)."""
+    cam = ["camera"]
+    frames = _family(CounterMetricFamily, "camera_frames", "Frames captured", cam)
+    fps = _family(GaugeMetricFamily, "camera_fps", "Frames captured per second", cam)
+    unwatched = "Frames not processed because no stream of the camera was watched"
+    idle = _family(CounterMetricFamily, "camera_idle_frames", unwatched, cam)
+    hook = _family(CounterMetricFamily, "camera_hook_seconds", "Time in the user hook", cam)
+    lost = _family(CounterMetricFamily, "camera_source_lost", "Times the source was lost", cam)
+    st = ["camera", "stream"]
+    info = _family(GaugeMetricFamily, "stream_info", "A stream's size, rate, codec and encoder",
+                   [*st, "video", "codec", "encoder"])  # fmt: skip
+    s_fps = _family(GaugeMetricFamily, "stream_fps", "Frames a second into the encoder", st)
+    encoded = _family(CounterMetricFamily, "stream_encoded_frames", "Access units out", st)
+    keys = _family(CounterMetricFamily, "stream_keyframes", "Keyframes out", st)
+    behind = "Frames/access units dropped (encoder behind, client queues full)"
+    dropped = _family(CounterMetricFamily, "stream_dropped_frames", behind, st)
+    clients = _family(GaugeMetricFamily, "stream_clients", "RTSP clients playing", st)
+    sent = _family(CounterMetricFamily, "stream_bytes_sent", "Bytes handed to RTSP clients", st)
+    for c in s.cameras:
+        frames.add_metric([c.name], c.frames)
+        fps.add_metric([c.name], c.fps)
+        idle.add_metric([c.name], c.idle_frames)
+        hook.add_metric([c.name], c.hook_seconds)
+        lost.add_metric([c.name], c.faults.get("source_lost", 0))
+        for x in c.streams:
+            labels = [c.name, x.path]
+            info.add_metric([*labels, x.video, x.codec, x.encoder or "none"], 1)
+            s_fps.add_metric(labels, x.fps)
+            encoded.add_metric(labels, x.encoded)
+            keys.add_metric(labels, x.keyframes)
+            dropped.add_metric(labels, x.dropped)
+            clients.add_metric(labels, x.clients)
+            sent.add_metric(labels, x.bytes_sent)
+    yield from (frames, fps, idle, hook, lost, info, s_fps, encoded, keys, dropped, clients, sent)
+
+
+def per_output(s: Snapshot) -> Iterator[Metric]:
+    """Each stream's outputs (labels `camera`, `stream`, `output`)."""
+    labels = ["camera", "stream", "output"]
+    up = _family(GaugeMetricFamily, "output_up", "1 when an output is connected", labels)
+    sent = _family(CounterMetricFamily, "output_bytes", "Bytes handed to an output", labels)
+    errors = _family(CounterMetricFamily, "output_errors", "Errors of an output", labels)
+    restarts = _family(CounterMetricFamily, "output_reconnects", "Reconnects of an output",
+                       labels)  # fmt: skip
+    for camera, stream, o in _outputs(s):
+        key = [camera, stream, o.name]
+        up.add_metric(key, 1 if o.connected else 0)
+        sent.add_metric(key, o.bytes)
+        errors.add_metric(key, o.errors)
+        restarts.add_metric(key, o.reconnects)
+    yield from (up, sent, errors, restarts)
+
+
+def _outputs(s: Snapshot) -> Iterator[tuple[str, str, OutputStatus]]:
+    if not s.cameras:  # a snapshot without cameras: its flat list of outputs
+        yield from (("", "", o) for o in s.outputs)
+        return
+    for c in s.cameras:
+        for x in c.streams:
+            yield from ((c.name, x.path, o) for o in x.outputs)
 
 
 def status_json(source: StatusSource, health_timeout_s: float) -> dict[str, Any]:
