@@ -1,8 +1,8 @@
 """`make bench`: every benchmark in one run, each figure a ratio against a baseline measured
 in the same run (the machines are shared and noisy; absolute figures mean little here).
 
-    python -m bench                      # everything (about 10 minutes), writes docs/benchmarks.md
-    python -m bench --only cpu join      # some sections
+    python -m bench                      # everything (about 23 minutes), writes docs/benchmarks.md
+    python -m bench --only cpu join      # some sections (the page keeps the other table)
     python -m bench --quick --no-write   # the tiny smoke version (what make test runs)
 
 Progress goes to stderr; the table to stdout.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -26,14 +27,19 @@ from .servers import (  # noqa: E402
     KINDS,
     NAIVE_APPSRC,
     OURS,
+    OURS_CAMERAS,
     OURS_NATIVE,
     OURS_NATIVE_SHARED,
+    SUB_ENCODE,
+    Layout,
     Video,
 )
 
-SECTIONS = ("cpu", "join", "latency", "ceiling")
+MAIN_SECTIONS = ("cpu", "join", "latency", "ceiling")  # the page's "Results" table
+SECTIONS = (*MAIN_SECTIONS, "cameras")  # cameras: its own table
 DOC = ROOT / "docs" / "benchmarks.md"
 FINDINGS = "## Findings"
+CAMERAS_HEADING = "## Several cameras in one process"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,6 +58,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ceiling-size", default="1920x1080")
     p.add_argument("--ceiling-frames", type=int, default=240)
     p.add_argument("--ceiling-rounds", type=int, default=3, help="best of N for each side")
+    p.add_argument("--cameras-size", default="1280x720", help="cameras: main stream size")
+    p.add_argument("--cameras-sub", default="640x360@10", help="cameras: sub stream size@fps")
+    p.add_argument("--cameras-window", type=float, default=15.0, help="cameras: seconds")
+    p.add_argument("--cameras-rounds", type=int, default=5, help="cameras: median over N")
     p.add_argument("--out", type=Path, default=DOC, help="the docs page to write")
     p.add_argument("--no-write", action="store_true", help="print the table only")
     args = p.parse_args(argv)
@@ -60,6 +70,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.join_tries, args.latency_sizes, args.latency_seconds = 2, ["320x240"], 1.5
         args.latency_rounds = 1
         args.ceiling_size, args.ceiling_frames, args.ceiling_rounds = "320x240", 30, 1
+        args.cameras_size, args.cameras_sub = "320x240", "160x120@10"
+        args.cameras_window, args.cameras_rounds = 1.0, 1
+    args.cameras_settle = 0.5 if args.quick else 2.0
     return args
 
 
@@ -135,58 +148,153 @@ def ceiling_section(args: argparse.Namespace, progress: Progress) -> list[report
     return report.ceiling_rows(f"{v.width}x{v.height}", ours, raw)
 
 
+def cameras_section(args: argparse.Namespace, progress: Progress) -> list[report.Row]:
+    """A: 2 cameras x (main + sub) in one process; B1 + B2: two single-stream processes side
+    by side; C: one camera with main + sub beside B3 (one more single-stream process) and S
+    (the sub stream's resize + encode alone). Each group alone on the machine, one after the
+    other; one client on every stream."""
+    from camera_streaming.config.model import SUBSTREAM_BITRATE_KBPS
+
+    from .measure import Setup
+    from .report import B1, B2, B3, A, C, S
+
+    main_video = video_of(args.cameras_size, args.fps)
+    size, _, rate = args.cameras_sub.partition("@")
+    sub_size = video_of(size, int(rate) if rate else args.fps)
+    sub = Video(sub_size.width, sub_size.height, sub_size.fps, SUBSTREAM_BITRATE_KBPS)
+    groups = (
+        [Setup(A, OURS_CAMERAS, main_video, Layout(2, sub))],
+        [Setup(B1, OURS, main_video), Setup(B2, OURS, main_video)],
+        [
+            Setup(C, OURS_CAMERAS, main_video, Layout(1, sub)),
+            Setup(B3, OURS, main_video),
+            Setup(S, SUB_ENCODE, main_video, Layout(1, sub)),
+        ],
+    )
+    rounds = []
+    for r in range(args.cameras_rounds):
+        progress(
+            f"cameras round {r + 1}/{args.cameras_rounds}: main {main_video.label}, "
+            f"sub {sub.label}, {args.cameras_window:g} s window"
+        )
+        got: list[measure.Footprint] = []
+        for group in groups if r % 2 == 0 else reversed(groups):  # spread the drift
+            got += measure.footprints(group, args.cameras_window, args.cameras_settle, progress)
+        rounds.append(got)
+    return report.cameras_rows(rounds, args.cameras_window, main_video, sub)
+
+
 SECTION_RUNNERS = {
     "cpu": cpu_section,
     "join": join_section,
     "latency": latency_section,
     "ceiling": ceiling_section,
+    "cameras": cameras_section,
 }
 
 
-def run(args: argparse.Namespace, progress: Progress) -> list[report.Row]:
-    """Every selected section; one that fails is reported as an error row, the rest go on."""
-    rows: list[report.Row] = []
+def run(args: argparse.Namespace, progress: Progress) -> dict[str, list[report.Row]]:
+    """Every selected section's rows, by section; one that fails is reported as an error row,
+    the rest go on. A server that crashed is reported in the section that ran it."""
+    rows: dict[str, list[report.Row]] = {}
     for section in SECTIONS:
         if section not in args.only:
             continue
+        crashes = len(CRASHES)
+        out = rows[section] = []
         try:
-            rows += SECTION_RUNNERS[section](args, progress)
+            out += SECTION_RUNNERS[section](args, progress)
         except Exception as exc:  # a benchmark that breaks must not lose the others' figures
             progress(f"{section} failed: {exc!r}")
-            rows.append(report.Row(section, f"failed: {exc!r}"[:120], "", "", None, "", "ERROR"))
-    for kind, note in CRASHES:  # when SIGTERM came or before: the figures were taken before it
-        rows.append(report.Row("crash", f"{kind} server {note}", "", "", None, "none", "CRASH"))
+            out.append(report.Row(section, f"failed: {exc!r}"[:120], "", "", None, "", "ERROR"))
+        for kind, note in CRASHES[crashes:]:  # the figures were taken before SIGTERM came
+            out.append(report.Row("crash", f"{kind} server {note}", "", "", None, "none", "CRASH"))
     return rows
 
 
+def _body(text: str, heading: str) -> str | None:
+    """What follows `heading` in a page, up to the next heading of its level."""
+    i = text.find(f"\n{heading}\n")
+    if i < 0:
+        return None
+    start = i + len(heading) + 2
+    end = text.find("\n## ", start)
+    return text[start : end if end >= 0 else len(text)].strip("\n")
+
+
+def old_parts(old: str) -> dict[str, str]:
+    """The figures of a page written before, by part: the main run's command, date, machine
+    and results table (`command`, `started`, `machine`, `results`), the cameras section's
+    (`cameras`) and the findings written by hand (`findings`, from its heading on)."""
+    parts: dict[str, str] = {}
+    m = re.search(r"Generated by `make bench` \(`([^`]*)`\) on ([^.]*)\.", old)
+    if m:
+        parts["command"], parts["started"] = m.group(1), m.group(2)
+    for key, heading in (
+        ("machine", "## Machine"),
+        ("results", "## Results"),
+        ("cameras", CAMERAS_HEADING),
+    ):
+        body = _body(old, heading)
+        if body:
+            parts[key] = body
+    if FINDINGS in old:
+        parts["findings"] = old[old.index(FINDINGS) :]
+    return parts
+
+
 def write_doc(
-    path: Path, rows: list[report.Row], argv: list[str], started: str, loads: str
+    path: Path, rows: dict[str, list[report.Row]], argv: list[str], started: str, loads: str
 ) -> None:
-    old = path.read_text() if path.exists() else ""
-    findings = old[old.index(FINDINGS) :] if FINDINGS in old else ""
+    """Write the page: the text describing the benchmarks as this code runs them, the figures
+    of the sections in `rows`, and, for the main table (cpu, join, latency, ceiling) or the
+    cameras table when none of its sections ran, the figures the page already had. The
+    findings are kept as they are."""
+    old = old_parts(path.read_text() if path.exists() else "")
     m = report.machine()
     command = " ".join(["python -m bench", *argv]).strip()
+    if any(s in rows for s in MAIN_SECTIONS):
+        main_rows = [r for s in MAIN_SECTIONS for r in rows.get(s, [])]
+        results = report.markdown_table(main_rows)
+        machine = f"""- CPU: {m["cpu"]}
+- Memory: {m["memory"]}
+- OS: {m["os"]}
+- {m["gstreamer"]}, Python {m["python"]}
+- Load average (1, 5, 15 min) at start / end: {loads}"""
+        main_command, main_started = command, started
+    else:
+        results = old.get("results", "(not run yet)")
+        machine = old.get("machine", "(not run yet)")
+        main_command = old.get("command", "python -m bench --only cpu join latency ceiling")
+        main_started = old.get("started", "(not run yet)")
+    if "cameras" in rows:
+        cameras = (
+            f"Generated by `{command}` on {started}\n({m['cpu']}; load average (1, 5, 15 min) "
+            f"at start / end: {loads}).\n\n{report.markdown_table(rows['cameras'])}"
+        )
+    else:
+        cameras = old.get("cameras", "(not run yet: `python -m bench --only cameras`)")
+    findings = old.get("findings", f"{FINDINGS}\n\n(none recorded)\n")
     text = f"""# Benchmarks
 
-Generated by `make bench` (`{command}`) on {started}. The machines are shared and noisy,
+Generated by `make bench` (`{main_command}`) on {main_started}. The machines are shared and noisy,
 so every figure is compared with a baseline measured in the same run, one server after the
 other at the same size, rate and x264enc properties (tune=zerolatency speed-preset=superfast
 bitrate=2000 key-int-max=fps bframes=0).
 
 ## Machine
 
-- CPU: {m["cpu"]}
-- Memory: {m["memory"]}
-- OS: {m["os"]}
-- {m["gstreamer"]}, Python {m["python"]}
-- Load average (1, 5, 15 min) at start / end: {loads}
+{machine}
 
 ## Commands
 
-- `make bench` (`.venv/bin/python -m bench`): everything, about 18 minutes, progress on stderr.
-- `python -m bench --only cpu join latency ceiling`, `--rounds`, `--window`, `--size`,
-  `--clients`, ...: see `python -m bench --help`. `--quick --no-write`: a one-minute smoke
-  run; `make test` runs a 15 s one (`tests/integration/test_bench_smoke.py`).
+- `make bench` (`.venv/bin/python -m bench`): everything, about 23 minutes, progress on stderr.
+- `python -m bench --only cpu join latency ceiling cameras`, `--rounds`, `--window`,
+  `--size`, `--clients`, `--cameras-rounds`, ...: see `python -m bench --help`. The page has
+  two tables, the results of cpu, join, latency and ceiling, and the cameras table: a run
+  rewrites the tables of the sections it ran and keeps the other one as it was.
+  `--quick --no-write`: a one-minute smoke run; `make test` runs a 30 s one
+  (`tests/integration/test_bench_smoke.py`).
 - The C baseline is built by the bench into `bench/c/build/` (ignored):
   `gcc -O2 -Wall -o bench/c/build/baseline_server bench/c/baseline_server.c
   $(pkg-config --cflags --libs gstreamer-rtsp-server-1.0)` (needs `gcc`, `pkg-config`,
@@ -231,13 +339,39 @@ bitrate=2000 key-int-max=fps bframes=0).
 - **Ceiling**: test pattern -> `FrameProcessor` -> `H264Encoder` as fast as the encoder
   takes frames, against `videotestsrc pattern=ball ! I420 ! queue ! x264enc (same) !
   fakesink`, in one process, frames/s between the 10th and the last frame; best of N.
+- **Cameras** (its own table, below the results): every server serves our test pattern with
+  x264enc (same properties) and gets one interleaved-TCP client on each of its streams, so
+  every encoder runs. `A` is `bench/cameras.py`: one process, 2 cameras built in Python
+  (`Config.cameras`), each a main stream (1280x720@30, 2000 kbps) and a sub stream
+  (640x360@10, 500 kbps as `--substream`) resized from its frames. `B1` and `B2` are two
+  `camera-streaming --source test --width 1280 --height 720 --fps 30` processes side by side:
+  the two main streams served the other way. `C` is one camera with main + sub
+  (`bench/cameras.py`), side by side with `B3` (one more such single-stream process) and `S`
+  (`bench/sub_encode.py`: the sub stream's own work alone: pattern frames drawn beforehand,
+  `cv2.resize` INTER_AREA and `cv2.cvtColor` to I420 at 10 fps, an appsrc into x264enc at
+  640x360@10 500 kbps, a fakesink). The three groups (A; B1 + B2; C + B3 + S) run one after
+  the other, each alone on the machine, alternating the order by round; within a group every
+  figure is taken over the same window. CPU: user+system seconds over the window; RSS, PSS
+  and USS (psutil's `memory_full_info`, from /proc/PID/smaps) at its end; medians over
+  rounds. PSS splits each shared page between the processes mapping it (B1 and B2 share
+  their libraries' code), so PSS of B1 + B2 is what the two take together; USS is what a
+  process holds alone. Targets: A's RSS at most 1.2x one single-stream process (the mean of
+  B1 and B2); the sub stream's marginal CPU, C - B3 (side by side, so the machine's load
+  hits both alike), at most 1.1x its own resize + encode S: the rest of what a sub stream
+  costs (its share of the frames, the push into its encoder pipeline, the encoded access
+  units through Python to its RTSP mount, payloading and sending) must stay small. A / (B1 +
+  B2) in RSS, PSS, USS and CPU is shown, not judged.
 
 ## Results
 
-{report.markdown_table(rows)}
+{results}
+
+{CAMERAS_HEADING}
+
+{cameras}
 
 """
-    path.write_text(text + (findings if findings else f"{FINDINGS}\n\n(none recorded)\n"))
+    path.write_text(text + findings)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,9 +384,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = run(args, progress)
     load1 = os.getloadavg()
     loads = " / ".join(" ".join(f"{x:.2f}" for x in avg) for avg in (load0, load1))
-    print(report.text_table(rows))
-    missed = [r for r in rows if r.verdict == "MISSED"]
-    print(f"\n{len(rows)} figures, {len(missed)} targets missed; load average {loads}")
+    flat = [r for section in rows.values() for r in section]
+    print(report.text_table(flat))
+    missed = [r for r in flat if r.verdict == "MISSED"]
+    print(f"\n{len(flat)} figures, {len(missed)} targets missed; load average {loads}")
     if not args.no_write:
         write_doc(args.out, rows, argv, started, loads)
         progress(f"wrote {args.out}")

@@ -1,19 +1,22 @@
-"""The measurements: fan-out CPU/RSS/FPS, join time, glass-to-glass latency. Each takes a
-server kind (bench.servers.KINDS) and returns plain figures; bench.report turns them into
-ratios against the baseline measured in the same run."""
+"""The measurements: fan-out CPU/RSS/FPS, join time, glass-to-glass latency, and the footprint
+of servers running side by side (the cameras section). Each takes server kinds
+(bench.servers) and returns plain figures; bench.report turns them into ratios against the
+baseline measured in the same run."""
 
 from __future__ import annotations
 
 import statistics
 import threading
 import time
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Callable
 
 from camera_streaming.testing.rtsp_probe import RtspProbeError
 
 from .clients import FrameCounter, ffmpeg_latencies, gst_latencies, play, start_playing
-from .servers import Server, Video
+from .servers import SUB_ENCODE, Layout, Server, Video
 
 Progress = Callable[[str], None]
 
@@ -194,3 +197,91 @@ def latency(kind: str, video: Video, seconds: float, progress: Progress = print)
             )
             results.append(r)
     return results
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One server of a footprint measurement: `name` labels it in the figures."""
+
+    name: str
+    kind: str
+    video: Video
+    layout: Layout | None = None
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """One server over one window, one client reading each of its streams."""
+
+    name: str
+    cpu_s: float  # user+system CPU seconds, scaled to exactly the window
+    rss_mb: float
+    pss_mb: float | None  # None where /proc/PID/smaps is not readable
+    uss_mb: float | None
+    fps: tuple[float, ...]  # each stream's client, in the order of Server.urls
+    expected_fps: tuple[int, ...]  # each stream's configured rate
+    closed: int = 0  # its clients whose connection it closed during the run
+
+
+def _stream_rates(setup: Setup) -> tuple[int, ...]:
+    lay = setup.layout
+    if setup.kind == SUB_ENCODE:
+        return ()
+    if lay is None or lay.sub is None:
+        return (setup.video.fps,) * (lay.cameras if lay else 1)
+    return (setup.video.fps, lay.sub.fps) * lay.cameras
+
+
+def footprints(
+    setups: Sequence[Setup], window_s: float, settle_s: float = 2.0, progress: Progress = print
+) -> list[Footprint]:
+    """Start these servers side by side and one interleaved-TCP client on every stream of
+    each (so every encoder runs); after `settle_s`, each server's CPU seconds over the same
+    `window_s`, its memory at the end, and each client's frame rate."""
+    out: list[Footprint] = []
+    with ExitStack() as stack:
+        servers = []
+        for s in setups:  # all start at once; each is stopped however this ends
+            server = Server(s.kind, s.video, on_crash=progress, layout=s.layout)
+            stack.push(server)
+            servers.append(server)
+        for server in servers:
+            server.wait_ready()
+        counter = FrameCounter()
+        stack.callback(counter.close)
+        first: list[int] = []  # each server's first client in the counter
+        for server in servers:
+            first.append(len(counter.probes))
+            for url in server.urls:
+                counter.add(start_playing(url))
+                counter.pump(0.01)
+        counter.pump(settle_s)
+        counter.reset()
+        cpu0, t0 = [s.cpu_seconds() for s in servers], time.monotonic()
+        counter.pump(window_s)
+        cpu1, t1 = [s.cpu_seconds() for s in servers], time.monotonic()
+        for s, server, c0, c1, i in zip(setups, servers, cpu0, cpu1, first):
+            if not server.alive():
+                raise RuntimeError(f"{s.name} died: {server.stderr_tail()}")
+            rss, pss, uss = server.memory_mb()
+            mine = range(i, i + len(server.urls))
+            counts = [counter.counts[j] for j in mine]
+            fp = Footprint(
+                name=s.name,
+                cpu_s=(c1 - c0) * window_s / (t1 - t0),
+                rss_mb=rss,
+                pss_mb=pss,
+                uss_mb=uss,
+                fps=tuple(n / (t1 - t0) for n in counts),
+                expected_fps=_stream_rates(s),
+                closed=len(counter.closed.intersection(mine)),
+            )
+            progress(
+                f"  {s.name:4s} cpu {fp.cpu_s:5.2f} s  rss {rss:5.1f} MB"
+                + (f"  pss {pss:5.1f} MB" if pss is not None else "")
+                + (f"  uss {uss:5.1f} MB" if uss is not None else "")
+                + (f"  fps {' '.join(f'{x:4.1f}' for x in fp.fps)}" if fp.fps else "")
+                + (f"  ({fp.closed} connections closed by the server)" if fp.closed else "")
+            )
+            out.append(fp)
+    return out

@@ -10,8 +10,9 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-from .measure import Joins, Latency, Load, p95
+from .measure import Footprint, Joins, Latency, Load, p95
 from .servers import (
     C_BASELINE,
     NAIVE_APPSRC,
@@ -225,6 +226,154 @@ def ceiling_rows(label: str, ours: list[float], raw: list[float]) -> list[Row]:
             verdict(None if ratio is None else ratio >= 0.9),
         )
     ]
+
+
+# The cameras section's servers (bench.__main__.cameras_section): A runs 2 cameras x (main +
+# sub) in one process; B1 and B2 are single-stream CLI processes side by side (the two-process
+# way to serve the same two main streams); C is one camera with main + sub, beside B3 (one more
+# single-stream process) and S (the sub stream's resize + encode alone), so the sub stream's
+# marginal cost C - B3 and its own cost S are measured in the same window.
+A, B1, B2, B3, C, S = "A", "B1", "B2", "B3", "C", "S"
+RSS_TARGET = 1.2  # A / one single-stream process
+SUB_TARGET = 1.1  # (C - B3) / S
+
+
+def _mb(x: float | None) -> str:
+    return "" if x is None else f"{x:.1f} MB"
+
+
+def _median(xs: list[float | None]) -> float | None:
+    vals = [x for x in xs if x is not None]
+    return statistics.median(vals) if len(vals) == len(xs) and vals else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def cameras_rows(
+    rounds: list[list[Footprint]], window_s: float, main: Video, sub: Video
+) -> list[Row]:
+    """Memory and CPU of several cameras in one process (A) against single-stream processes
+    (B1, B2), and the sub stream's marginal CPU (C - B3) against its own resize + encode (S).
+    Each figure is the median over rounds of a per-round figure."""
+    by = [{f.name: f for f in r} for r in rounds]
+    n = len(by)
+
+    def med(fn: Callable[[dict[str, Footprint]], float | None]) -> float | None:
+        return _median([fn(r) for r in by])
+
+    a_label = f"A (2 cameras x (main {main.label} + sub {sub.label}), one process)"
+    b_label = f"one B ({main.label} only, the CLI)"
+    pair_label = "B1 + B2 (two such processes)"
+    rows: list[Row] = []
+    # Against one B: RSS (judged) and USS, what a process holds on its own. Not PSS: B1's PSS
+    # is lowered by the pages it shares with B2, A's by none. Against B1 + B2: all three; the
+    # PSS of the two is what they take together.
+    for name, attr in (("RSS", "rss_mb"), ("PSS", "pss_mb"), ("USS", "uss_mb")):
+        a = med(lambda r, attr=attr: getattr(r[A], attr))
+        if a is None:
+            continue
+        if name != "PSS":
+            one = med(lambda r, attr=attr: _mean(getattr(r[B1], attr), getattr(r[B2], attr)))
+            ratio = _ratio(a, one)
+            judged = name == "RSS"
+            rows.append(
+                Row(
+                    "cameras",
+                    f"{name}, {a_label} / {b_label}",
+                    _mb(a),
+                    _mb(one),
+                    ratio,
+                    f"<= {RSS_TARGET}" if judged else "",
+                    verdict(None if ratio is None or not judged else ratio <= RSS_TARGET),
+                )
+            )
+        pair = med(lambda r, attr=attr: _sum(getattr(r[B1], attr), getattr(r[B2], attr)))
+        rows.append(
+            Row("cameras", f"{name}, A / {pair_label}", _mb(a), _mb(pair), _ratio(a, pair), "", "")
+        )
+    cpu_a = statistics.median(r[A].cpu_s for r in by)
+    cpu_pair = statistics.median(r[B1].cpu_s + r[B2].cpu_s for r in by)
+    rows.append(
+        Row(
+            "cameras",
+            f"CPU s per {window_s:g} s, A / {pair_label}",
+            f"{cpu_a:.2f} s",
+            f"{cpu_pair:.2f} s",
+            _ratio(cpu_a, cpu_pair),
+            "",
+            "",
+        )
+    )
+    marginals = [r[C].cpu_s - r[B3].cpu_s for r in by]
+    marginal = statistics.median(marginals)
+    own = statistics.median(r[S].cpu_s for r in by)
+    ratio = _ratio(marginal, own)
+    spread = f" (rounds: {min(marginals):.2f} to {max(marginals):.2f} s)" if n > 1 else ""
+    rows.append(
+        Row(
+            "cameras",
+            f"sub stream {sub.label}, CPU s per {window_s:g} s: C (main + sub) - B3 (main "
+            f"only) / S (its resize + encode alone){spread}",
+            f"{marginal:.2f} s",
+            f"{own:.2f} s",
+            ratio,
+            f"<= {SUB_TARGET}",
+            verdict(None if ratio is None else ratio <= SUB_TARGET),
+        )
+    )
+    for name in (A, B1, B2, C, B3, S):
+        xs = [r[name] for r in by if name in r]
+        rss = statistics.median(x.rss_mb for x in xs)
+        pss, uss = _median([x.pss_mb for x in xs]), _median([x.uss_mb for x in xs])
+        cpu = statistics.median(x.cpu_s for x in xs)
+        if name == S:  # its memory is the frames it holds ready: not a server's
+            rows.append(
+                Row("cameras", f"S: CPU s per {window_s:g} s", f"{cpu:.2f} s", "", None, "", "")
+            )
+            continue
+        rows.append(
+            Row(
+                "cameras",
+                f"{name}: CPU s per {window_s:g} s, RSS / PSS / USS (MB)",
+                f"{cpu:.2f} s, {rss:.1f} / {_num(pss)} / {_num(uss)}",
+                "",
+                None,
+                "",
+                "",
+            )
+        )
+        worst = min((fps / want, fps, want) for x in xs for fps, want in zip(x.fps, x.expected_fps))
+        closed = max(x.closed for x in xs)
+        rows.append(
+            Row(
+                "cameras",
+                f"{name}: slowest client, fps / its stream's rate ({_streams(len(xs[0].fps))})",
+                f"{worst[1]:.1f}" + (f", {closed} closed" if closed else ""),
+                f"{worst[2]}",
+                worst[0],
+                ">= 0.95 (full rate)",
+                verdict(worst[0] >= 0.95 and not closed),
+            )
+        )
+    return rows
+
+
+def _streams(n: int) -> str:
+    return "1 stream" if n == 1 else f"{n} streams"
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}"
+
+
+def _mean(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else (a + b) / 2
+
+
+def _sum(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a + b
 
 
 HEADER = ("section", "case", "ours", "baseline", "ratio", "target", "verdict")

@@ -1,7 +1,9 @@
 """The servers a benchmark runs, one after the other, at the same size, rate and encoder
 settings: the C baseline (stock gst-rtsp-server, videotestsrc), the naive Python appsrc
 baseline (our test pattern pushed into a stock shared media) and camera-streaming itself
-(with and without a frame hook). Each runs as a subprocess whose CPU and RSS we sample."""
+(with and without a frame hook; or several cameras with main and sub streams in one process,
+bench/cameras.py), and a sub stream's resize + encode alone (bench/sub_encode.py). Each runs
+as a subprocess whose CPU and memory we sample."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from pathlib import Path
 from typing import Callable
 
 import psutil
+
+from .cameras import stream_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 C_SOURCE = ROOT / "bench" / "c" / "baseline_server.c"
@@ -37,6 +41,9 @@ KINDS = (
     C_BASELINE, NAIVE_APPSRC, OURS_NATIVE, OURS_NATIVE_SHARED, OURS, OURS_SHARED, OURS_HOOK,
     OURS_HOOK_SHARED,
 )  # fmt: skip
+# Not in KINDS (the CPU section's servers): the cameras section's.
+OURS_CAMERAS = "ours-cameras"  # bench/cameras.py: test-pattern cameras from Config.cameras
+SUB_ENCODE = "sub-encode"  # bench/sub_encode.py: resize + encode of one sub stream, no RTSP
 NATIVE_SOURCE = "gst:videotestsrc is-live=true pattern=ball"
 # (kind, what happened) for every server that died or exited with an error in this run.
 CRASHES: list[tuple[str, str]] = []
@@ -79,8 +86,32 @@ class Video:
         return f"{self.width}x{self.height}@{self.fps}"
 
 
-def server_command(kind: str, video: Video, port: int) -> list[str]:
+@dataclass(frozen=True)
+class Layout:
+    """The cameras and streams of an `ours-cameras` server: `cameras` test-pattern cameras,
+    each a main stream at the server's Video and, with `sub`, a sub stream at that size, rate
+    and bitrate. A `sub-encode` server runs the sub stream alone, from one camera at the
+    server's Video."""
+
+    cameras: int = 1
+    sub: Video | None = None
+
+
+def _spec(video: Video) -> str:
+    return f"{video.width}x{video.height}@{video.fps}:{video.bitrate_kbps}"
+
+
+def server_command(kind: str, video: Video, port: int, layout: Layout | None = None) -> list[str]:
     size = [str(video.width), str(video.height), str(video.fps), str(video.bitrate_kbps)]
+    if kind == OURS_CAMERAS:
+        lay = layout or Layout()
+        cmd = [sys.executable, str(ROOT / "bench" / "cameras.py"), str(port), str(lay.cameras)]
+        return cmd + [_spec(video)] + ([_spec(lay.sub)] if lay.sub else [])
+    if kind == SUB_ENCODE:
+        if layout is None or layout.sub is None:
+            raise ValueError("sub-encode needs Layout(sub=...)")
+        script = str(ROOT / "bench" / "sub_encode.py")
+        return [sys.executable, script, str(port), video.label, _spec(layout.sub)]
     if kind == C_BASELINE:
         return [str(build_c_baseline()), str(port), *size]
     if kind == NAIVE_APPSRC:
@@ -99,16 +130,27 @@ def server_command(kind: str, video: Video, port: int) -> list[str]:
 
 
 class Server:
-    """One server subprocess. `cpu_window()` measures its CPU % and RSS over a time span."""
+    """One server subprocess; `cpu_seconds()` and `rss_mb()` sample it. `urls` are its
+    streams (`url` the first)."""
 
     def __init__(
-        self, kind: str, video: Video, on_crash: Callable[[str], None] | None = None
+        self,
+        kind: str,
+        video: Video,
+        on_crash: Callable[[str], None] | None = None,
+        layout: Layout | None = None,
     ) -> None:
         self.kind, self.video = kind, video
         self.on_crash = on_crash
         self.crashed = False
         self.port = free_port()
-        self.url = f"rtsp://127.0.0.1:{self.port}/stream"
+        if kind == OURS_CAMERAS:
+            lay = layout or Layout()
+            paths = stream_paths(lay.cameras, lay.sub is not None)
+        else:
+            paths = [] if kind == SUB_ENCODE else ["/stream"]
+        self.urls = [f"rtsp://127.0.0.1:{self.port}{p}" for p in paths]
+        self.url = self.urls[0] if self.urls else ""
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
@@ -116,7 +158,7 @@ class Server:
         env.setdefault("GST_DEBUG", "1")
         self._stderr = tempfile.TemporaryFile()  # a pipe nobody reads could block the server
         self.proc = subprocess.Popen(
-            server_command(kind, video, self.port),
+            server_command(kind, video, self.port, layout),
             stdout=subprocess.DEVNULL,
             stderr=self._stderr,
             env=env,
@@ -151,6 +193,15 @@ class Server:
 
     def rss_mb(self) -> float:
         return float(self.ps.memory_info().rss) / 1e6
+
+    def memory_mb(self) -> tuple[float, float | None, float | None]:
+        """RSS, PSS and USS in MB (PSS and USS None where /proc/PID/smaps is not readable)."""
+        try:
+            m = self.ps.memory_full_info()
+        except (psutil.AccessDenied, psutil.ZombieProcess, NotImplementedError):
+            return self.rss_mb(), None, None
+        pss = getattr(m, "pss", None)
+        return m.rss / 1e6, pss / 1e6 if pss is not None else None, m.uss / 1e6
 
     def alive(self) -> bool:
         return self.proc.poll() is None

@@ -16,15 +16,20 @@ from bench import __main__ as bench_main  # noqa: E402
 from bench import measure, report  # noqa: E402
 from bench.servers import (  # noqa: E402
     C_BASELINE,
+    CRASHES,
     OURS,
+    OURS_CAMERAS,
     OURS_NATIVE,
     OURS_NATIVE_SHARED,
+    SUB_ENCODE,
+    Layout,
     Video,
     build_c_baseline,
 )
 
 pytestmark = pytest.mark.integration
 TINY = Video(320, 240, 30)
+TINY_SUB = Video(160, 120, 10, 500)
 
 
 def test_bench_smoke(tmp_path: Path) -> None:
@@ -52,12 +57,50 @@ def test_bench_smoke(tmp_path: Path) -> None:
     rows += report.latency_rows(lat) + report.ceiling_rows("320x240", [ours], [raw])
     assert "ratio" in report.text_table(rows)
     out = tmp_path / "benchmarks.md"
-    bench_main.write_doc(out, rows, ["--quick"], "today", "0 / 0")
+    bench_main.write_doc(out, {"cpu": rows}, ["--quick"], "today", "0 / 0")
     text = out.read_text()
     assert "| CPU |" in text and "## Findings" in text
     assert "ours-native / c-baseline" in text  # the no-hook path is compared with C
 
 
+def test_bench_cameras_smoke(tmp_path: Path) -> None:
+    """The cameras section's three groups at tiny sizes: every stream's client gets frames,
+    the launchers stop cleanly, and a cameras-only page keeps the other table."""
+    groups = (
+        [measure.Setup(report.A, OURS_CAMERAS, TINY, Layout(2, TINY_SUB))],
+        [measure.Setup(report.B1, OURS, TINY), measure.Setup(report.B2, OURS, TINY)],
+        [
+            measure.Setup(report.C, OURS_CAMERAS, TINY, Layout(1, TINY_SUB)),
+            measure.Setup(report.B3, OURS, TINY),
+            measure.Setup(report.S, SUB_ENCODE, TINY, Layout(1, TINY_SUB)),
+        ],
+    )
+    crashes = len(CRASHES)
+    got = []
+    for group in groups:
+        got += measure.footprints(group, window_s=1.0, settle_s=0.5, progress=print)
+    assert CRASHES[crashes:] == []  # every server exited cleanly on SIGTERM
+    by = {f.name: f for f in got}
+    assert len(by[report.A].fps) == 4 and len(by[report.C].fps) == 2 and not by[report.S].fps
+    for f in got:
+        assert f.cpu_s > 0 and f.rss_mb > 0
+        assert all(fps > 0.5 * want for fps, want in zip(f.fps, f.expected_fps)), f
+    rows = report.cameras_rows([got], 1.0, TINY, TINY_SUB)
+    assert any(r.target == "<= 1.2" for r in rows) and any(r.target == "<= 1.1" for r in rows)
+
+    out = tmp_path / "benchmarks.md"
+    main_row = report.Row("ceiling", "a main-table figure", "1", "1", 1.0, "", "")
+    bench_main.write_doc(out, {"ceiling": [main_row]}, [], "day 1", "0 / 0")
+    bench_main.write_doc(out, {"cameras": rows}, ["--only", "cameras"], "day 2", "0 / 0")
+    text = out.read_text()
+    assert "a main-table figure" in text and "(`python -m bench`) on day 1." in text
+    assert "`python -m bench --only cameras` on day 2" in text and "| cameras |" in text
+    bench_main.write_doc(out, {"ceiling": [main_row]}, [], "day 3", "0 / 0")
+    assert "| cameras |" in out.read_text()  # and the other way round
+
+
 def test_bench_arguments() -> None:
     args = bench_main.parse_args(["--quick", "--only", "cpu"])
     assert args.only == ["cpu"] and args.clients == [1, 2] and args.rounds == 1
+    args = bench_main.parse_args(["--quick", "--only", "cameras"])
+    assert args.cameras_size == "320x240" and args.cameras_rounds == 1
