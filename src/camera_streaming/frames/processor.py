@@ -135,14 +135,33 @@ class FrameProcessor:
         self.hook_seconds += time.perf_counter() - t0
 
 
+def i420_planes(i420: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views of the Y, U and V planes of an I420 frame stored as a (h*3/2, w) array."""
+    h, w = i420.shape[0] * 2 // 3, i420.shape[1]
+    flat = i420.reshape(-1)
+    y = flat[: w * h].reshape(h, w)
+    u = flat[w * h : w * h * 5 // 4].reshape(h // 2, w // 2)
+    v = flat[w * h * 5 // 4 :].reshape(h // 2, w // 2)
+    return y, u, v
+
+
 class StreamScaler:
-    """One stream's view of the camera's BGR frames: resized into a reused BGR buffer when the
-    stream is smaller (or larger), converted into a reused I420 buffer."""
+    """One stream's view of the camera's frames, in reused buffers: from BGR (resized when the
+    stream's size differs, then converted to I420), or, cheaper, from another stream's I420
+    frame at the camera's size (each plane resized: 51 us against 240 us for 1280x720 ->
+    640x360 here, as the BGR resize + conversion costs)."""
 
     def __init__(self, width: int, height: int) -> None:
         self.width, self.height = width, height
         self._bgr = np.empty((height, width, 3), np.uint8)
         self._i420 = np.empty((height * 3 // 2, width), np.uint8)
+        self._planes = i420_planes(self._i420)
+
+    def i420_from_i420(self, i420: np.ndarray) -> np.ndarray:
+        """A larger I420 frame resized plane by plane into this stream's I420 buffer."""
+        for src, dst in zip(i420_planes(i420), self._planes):
+            cv2.resize(src, (dst.shape[1], dst.shape[0]), dst=dst, interpolation=cv2.INTER_AREA)
+        return self._i420
 
     def i420(self, bgr: np.ndarray) -> np.ndarray:
         """`bgr` at this stream's size in I420; the same buffer every call."""

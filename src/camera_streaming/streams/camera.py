@@ -169,9 +169,15 @@ class Camera:
             if snapshot_due:
                 self.latest.keep(bgr, now)
             ok = True
+            full: np.ndarray | None = None  # this frame in I420 at the capture size, once made
+            h, w = bgr.shape[:2]
             for stream in wanted:
-                if stream.share.take(now):
-                    ok = stream.push(bgr) and ok
+                if not stream.share.take(now):
+                    continue
+                i420 = stream.push(bgr, full)
+                ok = ok and i420 is not None
+                if full is None and (stream.video.width, stream.video.height) == (w, h):
+                    full = i420
             return ok
 
     def _overlay_figures(self) -> tuple[int, float]:

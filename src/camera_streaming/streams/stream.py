@@ -95,16 +95,24 @@ class Stream:
         return encoder is not None and encoder.wanted
 
     # -- frames ------------------------------------------------------------------------------
-    def push(self, bgr: np.ndarray) -> bool:
-        """Resize and convert the camera's frame, hand it to the encoder. False when the
-        encoder is behind (counted there) or gone."""
+    def push(self, bgr: np.ndarray, full_i420: np.ndarray | None = None) -> np.ndarray | None:
+        """Resize and convert the camera's frame (from `full_i420`, the same frame in I420 at
+        the camera's size, when another stream made it), hand it to the encoder. Returns the
+        I420 frame pushed (valid until the next push), None when the encoder is gone or
+        behind (counted there)."""
         with self._lock:
             pipeline = self.pipeline
             if pipeline is None:
-                return False
+                return None
             self.frames += 1
             self._fps.tick()
-            return bool(pipeline.push_i420(self.scaler.i420(bgr)))
+            h, w = bgr.shape[:2]
+            smaller = self.video.width < w and self.video.height < h
+            if full_i420 is not None and smaller:
+                i420 = self.scaler.i420_from_i420(full_i420)
+            else:
+                i420 = self.scaler.i420(bgr)
+            return i420 if pipeline.push_i420(i420) else None
 
     def rebuild_encoder(self) -> None:
         """Replace the encoder pipeline; frames pushed meanwhile wait for the lock, RTSP
