@@ -132,6 +132,7 @@ def test_status_page_in_headless_chromium(port: int, tmp_path: Path) -> None:
             points = int(html.split('data-points="', 1)[1].split('"', 1)[0])
             chart = html.split('<svg id="chart"', 1)[1].split("</svg>", 1)[0]
             assert points >= 3 and chart.count("<polyline") == 2  # RSS and allocator lines
+            assert '<tr data-path="/stream">' in html  # the streams table, one row per stream
             shot = tmp_path / "status-page.png"
             out = chromium(url, "--window-size=1200,800", f"--screenshot={shot}", tmp=tmp_path)
             assert out.returncode == 0 and shot.exists(), out.stderr[-2000:]

@@ -1,6 +1,7 @@
 """The status page at `/`: one self-contained HTML document (no external assets: boards are
 often offline). The first status is embedded so the page renders without waiting; it then
-polls `/api/status` and reloads `/snapshot.jpg` every few seconds."""
+polls `/api/status` and reloads `/snapshot.jpg` every few seconds. A table lists every camera's
+streams with their URLs and figures."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ td:first-child{color:#667;width:45%}code{background:#eef;padding:1px 4px;border-
 <main>
 <section><h2>Latest frame</h2><img id="snap" alt="latest frame" src="/snapshot.jpg"></section>
 <section><h2>Stream</h2><div id="urls"></div><table id="figures"></table></section>
+<section style="grid-column:1/-1"><h2>Cameras and streams</h2>
+<table id="streams"></table></section>
 <section style="grid-column:1/-1"><h2>Memory, last hour</h2>
 <svg id="chart" viewBox="0 0 800 190" preserveAspectRatio="none" data-points="0"></svg>
 <div class="legend"><span style="color:#2563eb">&#9632; RSS</span>
@@ -63,7 +66,23 @@ function render(s) {
     row("allocator in use", st.heap_bytes == null ? "n/a" : fmtMB(st.heap_bytes)) +
     row("hook time", st.hook_seconds.toFixed(2) + " s, " + st.hook_errors + " error(s)") +
     row("source restarts", st.source_restarts);
+  streams(s);
   chart(s.memory);
+}
+function streams(s) {
+  const figs = {};
+  for (const c of (s.stats.cameras || [])) for (const x of c.streams) figs[x.path] = [c, x];
+  let html = "<tr><td>camera / stream</td><td>URL</td><td>video</td><td>encoder</td>" +
+    "<td>fps</td><td>clients</td><td>dropped</td></tr>";
+  for (const c of (s.cameras || [])) for (const x of c.streams) {
+    const [cf, f] = figs[x.path] || [{}, {}];
+    html += '<tr data-path="' + esc(x.path) + '"><td>' + esc(c.name) + " " + esc(x.path) +
+      "</td><td><code>" + esc(x.urls[0]) + "</code></td><td>" + esc(x.video) + "</td><td>" +
+      esc(x.encoder) + "</td><td>" + (f.fps == null ? "" : f.fps.toFixed(1)) + "</td><td>" +
+      (f.clients == null ? "" : f.clients) + "</td><td>" + (f.dropped == null ? "" : f.dropped) +
+      "</td></tr>";
+  }
+  document.getElementById("streams").innerHTML = html;
 }
 function chart(mem) {
   const svg = document.getElementById("chart");
