@@ -38,12 +38,16 @@ class RtspStreamer:
         notify_systemd: bool = False,
         outputs: OutputsConfig | None = None,
         rtsp: bool = True,
+        config: Config | None = None,
     ) -> None:
         """`http_port`: serve /metrics, /healthz, /api/status, /snapshot.jpg and the status
         page there (0, the default for the API: no HTTP port). `overlay`: draw time, frame
         index and FPS. `encoder`: auto or an element name (see `--list-encoders`).
-        `notify_systemd`: send READY=1/WATCHDOG=1 to systemd (off: your program may do its own)."""
-        self.config = Config(
+        `notify_systemd`: send READY=1/WATCHDOG=1 to systemd (off: your program may do its own).
+        `config`: a whole configuration instead of the arguments above (e.g. several cameras
+        or a sub stream); `push_frame()` then feeds its first camera, whose source should be
+        `SourceSpec("api")` (cameras with their own sources capture by themselves)."""
+        self.config = config or Config(
             video=VideoConfig(
                 width=width,
                 height=height,
@@ -99,7 +103,8 @@ class RtspStreamer:
 
     @property
     def url(self) -> str:
-        return self.config.rtsp.url()
+        """The first stream's URL."""
+        return self.config.rtsp.url(path=self.config.all_streams[0].path)
 
     def stats(self) -> Snapshot | None:
         """Figures now, with `outputs`: one `OutputStatus` per RTMP/recording/publish output."""

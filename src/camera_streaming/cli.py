@@ -6,10 +6,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 from dataclasses import replace
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from . import __version__
 from .config.layers import Effective, add_flags, render
@@ -75,39 +74,6 @@ def effective_from_args(args: argparse.Namespace) -> Effective:
     return effective
 
 
-class _Signals:
-    """SIGINT/SIGTERM ask the streamer to stop; a second SIGINT exits at once. Handlers are
-    restored on exit."""
-
-    def __init__(self, streamer: Any) -> None:
-        self.streamer = streamer
-        self.count = 0
-        self._saved: dict[int, Any] = {}
-
-    def __enter__(self) -> _Signals:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._saved[sig] = signal.signal(sig, self._handle)
-        self._saved[signal.SIGHUP] = signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._saved.items():
-            signal.signal(sig, handler)
-
-    def _handle(self, signum: int, _frame: Any) -> None:
-        self.count += 1
-        if self.count > 1 and signum == signal.SIGINT:
-            sys.stderr.write(f"{PROG}: second interrupt, exiting now\n")
-            os._exit(130)
-        if self.count > 1:
-            # Stopping already. A SIGTERM often comes twice: `make run` or a shell forwards
-            # the one sent to it, and `kill`/systemd send theirs to the whole group.
-            log.debug("%s received again while stopping", signal.Signals(signum).name)
-            return
-        log.info("%s received, stopping", signal.Signals(signum).name)
-        self.streamer.request_stop()
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["monitor"]:
@@ -134,16 +100,12 @@ def main(argv: list[str] | None = None) -> int:
             print_encoders(config.video.codec, config.video.encoder)
             return 0
         configure_logging(config.log.level, config.log.format)
-        from .service import Streamer
+        from .service import run
 
-        streamer = Streamer(config)
-        with _Signals(streamer):
-            streamer.start()
-            streamer.serve()
+        run(config, handle_signals=True)
         if os.environ.get("GST_TRACERS"):
             from .gst.runtime import deinit_for_leak_check
 
-            del streamer
             deinit_for_leak_check()
     except PipelineError as exc:
         sys.stderr.write(f"{PROG}: error: {exc}\n")

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -45,6 +48,7 @@ if TYPE_CHECKING:  # gi is imported only when a streamer starts
     from .web.http import HttpServer
 
 log = logging.getLogger(__name__)
+signal_log = logging.getLogger("camera_streaming")
 
 MEMORY_SAMPLE_S = 10.0  # the status page's memory chart: one sample every 10 s, one hour kept
 
@@ -118,8 +122,8 @@ class Streamer:
                     require_elements(NATIVE_SPLIT_ELEMENTS)
                 check_native_source(camera.cfg.source.location)
         try:
-            for i, camera in enumerate(self.cameras):
-                camera.prepare(from_api=cfg.source.kind == "api" and not cfg.cameras and i == 0)
+            for camera in self.cameras:
+                camera.prepare(from_api=camera.cfg.source.kind == "api")
             for camera in self.cameras:
                 camera.start_encoders(available, self._on_pipeline_error)
             if cfg.rtsp.enabled:
@@ -346,9 +350,48 @@ class Streamer:
         self._stop.set()
 
 
-def run(config: Config, **kwargs: Any) -> None:
-    """Start a streamer for `config`, serve until it is asked to stop, stop it: the one entry
-    point of the CLI and the API's blocking form."""
+def run(config: Config, handle_signals: bool = False, **kwargs: Any) -> None:
+    """Start a streamer for `config`, serve until it is asked to stop (with `handle_signals`:
+    by SIGINT or SIGTERM), stop it: the CLI's entry point, and a blocking form for the API.
+    Raises `CameraStreamingError` on a bad start or a pipeline failure."""
     streamer = Streamer(config, **kwargs)
-    streamer.start()
-    streamer.serve()
+    if not handle_signals:
+        streamer.start()
+        streamer.serve()
+        return
+    with CapturedSignals(streamer):
+        streamer.start()
+        streamer.serve()
+
+
+class CapturedSignals:
+    """SIGINT/SIGTERM ask the streamer to stop; a second SIGINT exits at once. Handlers are
+    restored on exit."""
+
+    def __init__(self, streamer: Any) -> None:
+        self.streamer = streamer
+        self.count = 0
+        self._saved: dict[int, Any] = {}
+
+    def __enter__(self) -> CapturedSignals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._saved[sig] = signal.signal(sig, self._handle)
+        self._saved[signal.SIGHUP] = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        self.count += 1
+        if self.count > 1 and signum == signal.SIGINT:
+            sys.stderr.write("camera-streaming: second interrupt, exiting now\n")
+            os._exit(130)
+        if self.count > 1:
+            # Stopping already. A SIGTERM often comes twice: `make run` or a shell forwards
+            # the one sent to it, and `kill`/systemd send theirs to the whole group.
+            signal_log.debug("%s received again while stopping", signal.Signals(signum).name)
+            return
+        signal_log.info("%s received, stopping", signal.Signals(signum).name)
+        self.streamer.request_stop()

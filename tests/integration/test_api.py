@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from camera_streaming import PortInUseError, RtspStreamer
-from camera_streaming.sources.pattern import write_code
+from camera_streaming.sources.pattern import TestPatternSource, write_code
 from support.fakes import decode_frames, ffprobe_stream
 
 pytestmark = pytest.mark.integration
@@ -56,3 +56,37 @@ def test_api_port_in_use_raises(port: int) -> None:
     with RtspStreamer(width=320, height=240, port=port, bind="127.0.0.1"):
         with pytest.raises(PortInUseError):
             RtspStreamer(width=320, height=240, port=port, bind="127.0.0.1").start()
+
+
+def test_a_config_with_a_sub_stream_through_the_api(port: int) -> None:
+    """`RtspStreamer(config=...)`: frames pushed from Python reach the main and the sub
+    stream, each at its own size."""
+    from camera_streaming import Config, RtspConfig, SourceSpec, VideoConfig
+    from camera_streaming.config import Substream
+
+    config = Config(
+        video=VideoConfig(320, 240, 20),
+        rtsp=RtspConfig(port=port, bind="127.0.0.1"),
+        source=SourceSpec("api"),
+        substream=Substream(160, 120, 5),
+    )
+    with RtspStreamer(config=config) as streamer:
+        assert streamer.url.endswith("/stream")
+        pattern = TestPatternSource(320, 240, 20)
+        pattern.open()
+        stop = threading.Event()
+
+        def feed() -> None:
+            while not stop.is_set():
+                streamer.push_frame(pattern.read())
+                time.sleep(0.05)
+
+        pusher = threading.Thread(target=feed)
+        pusher.start()
+        try:
+            sub = ffprobe_stream(f"rtsp://127.0.0.1:{port}/stream/sub")
+            main = ffprobe_stream(streamer.url)
+        finally:
+            stop.set()
+            pusher.join()
+    assert (main["width"], main["height"], sub["width"], sub["height"]) == (320, 240, 160, 120)
