@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 from pathlib import Path
 
 import psutil
@@ -19,6 +18,7 @@ from support.cameras import (
     MAIN,
     PATHS,
     SUB,
+    decode_all,
     make_clip,
     pattern_index,
     square_visible,
@@ -47,18 +47,7 @@ def test_four_mounts_at_their_own_rates_with_the_hook_once_per_frame(port: int, 
     for hook in HOOKS.values():
         hook.calls = 0
     with running(cameras.two_cameras(port, clip)) as s:
-        urls = {p: s.config.rtsp.url(path=p) for p in PATHS}
-        got: dict[str, list] = {}
-
-        def read(path: str) -> None:
-            video = SUB if path.endswith("/sub") else MAIN
-            got[path] = decode_images(urls[path], SECONDS, video.width, video.height)
-
-        readers = [threading.Thread(target=read, args=(p,)) for p in urls]
-        for t in readers:
-            t.start()
-        for t in readers:
-            t.join(60)
+        got = decode_all(s.config.rtsp.url, SECONDS)
         cams = {c.name: c for c in s.cameras}
         processed = {n: c.frames - c.idle_frames for n, c in cams.items()}
         calls = {n: HOOKS[n].calls for n in cams}
@@ -136,17 +125,7 @@ def test_a_lost_camera_a_stalled_client_and_a_failing_output_touch_nothing_else(
         play = f"PLAY {url(path='/clip/sub')} RTSP/1.0\r\nCSeq: 9\r\nSession: {stuck.session}"
         stuck.sock.sendall(f"{play}\r\n\r\n".encode())
         source.broken.set()
-        got: dict[str, list] = {}
-
-        def read(path: str) -> None:
-            video = SUB if path.endswith("/sub") else MAIN
-            got[path] = decode_images(url(path=path), SECONDS, video.width, video.height)
-
-        readers = [threading.Thread(target=read, args=(p,)) for p in PATHS]
-        for t in readers:
-            t.start()
-        for t in readers:
-            t.join(60)
+        got = decode_all(url, SECONDS)
         cams = {c.name: c for c in s.cameras}
         lost, other = cams["pattern"].faults, cams["clip"].faults
         (rtmp,) = s.outputs

@@ -8,6 +8,7 @@ import subprocess
 import threading
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -22,6 +23,7 @@ from camera_streaming.config import (
 )
 from camera_streaming.config.model import CameraConfig, StreamConfig
 from camera_streaming.sources import read_code
+from support.fakes import decode_images
 
 MAIN = VideoConfig(width=640, height=360, fps=25, bitrate_kbps=800)
 SUB = VideoConfig(width=320, height=180, fps=5, bitrate_kbps=200)
@@ -104,3 +106,20 @@ def with_outputs(cfg: Config, path: str, outputs: OutputsConfig) -> Config:
 
     cams = tuple(replace(c, streams=tuple(stream(s) for s in c.streams)) for c in cfg.cameras)
     return replace(cfg, cameras=cams)
+
+
+def decode_all(url: Callable[..., str], seconds: float) -> dict[str, list]:
+    """Decode every mount of `PATHS` at once for `seconds` (ffmpeg per mount, in threads):
+    path -> [(arrival time, gray image)]. `url(path=...)` is `RtspConfig.url`."""
+    got: dict[str, list] = {}
+
+    def read(path: str) -> None:
+        video = SUB if path.endswith("/sub") else MAIN
+        got[path] = decode_images(url(path=path), seconds, video.width, video.height)
+
+    readers = [threading.Thread(target=read, args=(p,)) for p in PATHS]
+    for t in readers:
+        t.start()
+    for t in readers:
+        t.join(seconds + 60)
+    return got
