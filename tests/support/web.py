@@ -1,5 +1,5 @@
 """The HTTP side without GStreamer: a fake `StatusSource`, an `HttpServer` on a free loopback
-port, and real clients (urllib, a raw socket) that return what came back."""
+port, and real clients (urllib, curl, a raw socket) that return what came back."""
 
 from __future__ import annotations
 
@@ -7,17 +7,26 @@ import contextlib
 import gc
 import os
 import socket
+import ssl
+import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
+
+import cv2
+import numpy as np
 
 from camera_streaming.config import HttpConfig
 from camera_streaming.telemetry.stats import OutputStatus, Snapshot
 from camera_streaming.web.http import HttpServer
 
+from .env import require_tool
+
+USERS = {"alice": "s3cret:x", "bob": "hunter2", "zoë": "pässword"}
 RTMP_UP = OutputStatus("rtmp", "rtmp://127.0.0.1/live/s", "connected", bytes=1000, reconnects=2)
 ROUTES = ("/metrics", "/healthz", "/api/status", "/snapshot.jpg", "/", "/index.html")
 
@@ -48,11 +57,18 @@ class FakeStatus:
                 "video": "320x240@25", "encoder": "x264enc", "version": "0"}  # fmt: skip
 
 
+def tiny_jpeg() -> bytes:
+    ok, buf = cv2.imencode(".jpg", np.full((16, 16, 3), 128, np.uint8))
+    assert ok
+    return bytes(buf)
+
+
 @contextlib.contextmanager
-def serving(status: FakeStatus | None = None) -> Iterator[HttpServer]:
-    """An `HttpServer` over `status` on 127.0.0.1 and a free port."""
+def serving(status: FakeStatus | None = None, **kwargs: Any) -> Iterator[HttpServer]:
+    """An `HttpServer` over `status` on 127.0.0.1 and a free port; `kwargs` go to it (auth,
+    users, tls_cert, tls_key)."""
     srv = HttpServer(
-        HttpConfig(port=0, bind="127.0.0.1", health_timeout_s=5), status or FakeStatus()
+        HttpConfig(port=0, bind="127.0.0.1", health_timeout_s=5), status or FakeStatus(), **kwargs
     )
     srv.start()
     try:
@@ -62,20 +78,58 @@ def serving(status: FakeStatus | None = None) -> Iterator[HttpServer]:
 
 
 def url(srv: HttpServer, path: str) -> str:
-    return f"http://127.0.0.1:{srv.port}{path}"
+    return f"{srv.scheme}://127.0.0.1:{srv.port}{path}"
+
+
+def unverified() -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
 
 
 def get(
-    address: str, method: str = "GET", headers: Mapping[str, str] | None = None
+    address: str,
+    user: str | None = None,
+    password: str = "",
+    scheme: str = "digest",
+    method: str = "GET",
+    headers: Mapping[str, str] | None = None,
 ) -> tuple[int, bytes, Mapping[str, str]]:
-    """One request with urllib: (status, body, headers)."""
+    """One request with urllib: (status, body, headers). With `user`, urllib's Digest or Basic
+    handler answers the 401 challenge (Basic: `scheme="basic"`)."""
+    handlers: list[urllib.request.BaseHandler] = []
+    if address.startswith("https:"):
+        handlers.append(urllib.request.HTTPSHandler(context=unverified()))
+    if user is not None:
+        passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+        passwords.add_password(None, address, user, password)
+        handler_class = {
+            "digest": urllib.request.HTTPDigestAuthHandler,
+            "basic": urllib.request.HTTPBasicAuthHandler,
+        }[scheme]
+        handlers.append(handler_class(passwords))
+    opener = urllib.request.build_opener(*handlers)
     req = urllib.request.Request(address, method=method, headers=dict(headers or {}))
     try:
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with opener.open(req, timeout=10) as r:
             return r.status, r.read(), r.headers
     except urllib.error.HTTPError as exc:
         with exc:
             return exc.code, exc.read(), exc.headers
+
+
+def curl(address: str, *args: str) -> tuple[int, bytes]:
+    """curl with `args` (`--digest -u name:pw`, `-k`, ...): (status, body)."""
+    exe = require_tool("curl")
+    out = subprocess.run(
+        [exe, "-s", "-S", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}", *args, address],
+        capture_output=True,
+        timeout=20,
+        check=True,
+    )
+    body, _, code = out.stdout.rpartition(b"\n")
+    return int(code), body
 
 
 def raw(port: int, request: bytes, timeout: float = 5.0) -> bytes:
@@ -87,6 +141,20 @@ def raw(port: int, request: bytes, timeout: float = 5.0) -> bytes:
             while chunk := s.recv(65536):
                 data += chunk
         return data
+
+
+def self_signed(directory: Path) -> tuple[str, str]:
+    """A one-day RSA certificate for 127.0.0.1 made by openssl: (cert, key) paths."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [require_tool("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    return str(cert), str(key)
 
 
 def open_fds() -> int:

@@ -1,5 +1,6 @@
 """The HTTP side port: `/metrics` (Prometheus), `/healthz`, `/api/status` (JSON),
-`/snapshot.jpg` and `/`, the status page.
+`/snapshot.jpg` and `/`, the status page; over TLS when given a certificate, behind the RTSP
+users when given an auth method (docs/web.md).
 
 It only serialises what it is handed (snapshots, the memory history, JPEG bytes); it never
 touches GStreamer. Tornado serves on an asyncio loop in one thread, `http`; a route that may
@@ -14,6 +15,7 @@ import asyncio
 import json
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Mapping
@@ -27,8 +29,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.process_collector import ProcessCollector
 
 from ..config.model import HttpConfig
-from ..errors import PortInUseError
+from ..errors import ConfigError, PortInUseError
 from ..telemetry.stats import Snapshot
+from .auth import METHODS, Authenticator, BadCredentials
 from .metrics import SnapshotCollector, healthy, status_json
 from .page import render_page
 
@@ -56,12 +59,13 @@ Route = Callable[[], "tuple[int, bytes, str]"]
 
 
 class _Handler(tornado.web.RequestHandler):
-    """Every path: look it up in the server's routes."""
+    """Every path: authenticate in `prepare()`, then look the path up in the server's routes."""
 
     server: HttpServer
 
     def initialize(self, server: HttpServer) -> None:
         self.server = server
+        self.brief = False  # an anonymous caller where the server has a brief answer
 
     def set_default_headers(self) -> None:
         self.set_header("Server", "camera-streaming")
@@ -70,10 +74,34 @@ class _Handler(tornado.web.RequestHandler):
     def compute_etag(self) -> None:
         return None  # nothing is cached (no-store): no hash of every body
 
+    def prepare(self) -> None:
+        auth = self.server.auth
+        if auth is None:
+            return
+        req = self.request
+        try:
+            verdict = auth.check(
+                req.method or "GET",
+                req.uri or "/",
+                _utf8(req.headers.get("Authorization")),
+                basic_too=req.path in self.server.basic_too,
+            )
+        except BadCredentials as exc:
+            log.debug("http %s: bad credentials: %s", req.remote_ip, exc)
+            self._plain(400, b"bad credentials\n")
+            return
+        if verdict.ok:
+            return
+        if req.path in self.server.anonymous:
+            self.brief = True
+            return
+        self.set_header("WWW-Authenticate", auth.challenge(stale=verdict.stale))
+        self._plain(401, b"unauthorized\n")
+
     async def get(self) -> None:
         path = self.request.path
         srv = self.server
-        route = srv.routes.get(path)
+        route = (srv.anonymous if self.brief else srv.routes).get(path)
         if route is None:
             self._plain(404, b"not found\n")
             return
@@ -116,6 +144,16 @@ class _Handler(tornado.web.RequestHandler):
             log.error("HTTP handler for %s failed", self.request.path, exc_info=(typ, value, tb))
 
 
+def _utf8(header: str | None) -> str | None:
+    """Tornado reads header bytes as Latin-1; clients send a Digest user name in UTF-8."""
+    if header is None or header.isascii():
+        return header
+    try:
+        return header.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return header
+
+
 def _log_request(handler: tornado.web.RequestHandler) -> None:
     req = handler.request
     log.debug(
@@ -129,11 +167,34 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
 
 
 class HttpServer:
-    """`start()` binds (raising `PortInUseError`) and serves in thread `http`; `stop()` joins."""
+    """`start()` binds (raising `PortInUseError`) and serves in thread `http`; `stop()` joins.
 
-    def __init__(self, cfg: HttpConfig, source: StatusSource) -> None:
+    `auth` ("none", "basic", "digest") and `users` put every route behind those users (the
+    RTSP ones), except that `/healthz` still tells an anonymous caller `ok` / `not ok` and
+    `/metrics` also takes Basic when the method is Digest. `tls_cert` and `tls_key` (PEM files)
+    serve https instead of http.
+    """
+
+    def __init__(
+        self,
+        cfg: HttpConfig,
+        source: StatusSource,
+        *,
+        auth: str = "none",
+        users: Mapping[str, str] | None = None,
+        tls_cert: str = "",
+        tls_key: str = "",
+    ) -> None:
+        if auth not in METHODS:
+            raise ConfigError("auth", f"must be one of {', '.join(METHODS)}, got {auth!r}")
+        if auth != "none" and not users:
+            raise ConfigError("auth", f"{auth} needs users")
+        if bool(tls_cert) != bool(tls_key):
+            raise ConfigError("tls-cert", "--tls-cert and --tls-key go together")
         self.cfg = cfg
         self.source = source
+        self.auth = Authenticator(auth, users or {}) if auth != "none" else None
+        self.tls_cert, self.tls_key = tls_cert, tls_key
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(SnapshotCollector(source))  # type: ignore[arg-type]
         self.registry.register(ProcessCollector(registry=None))
@@ -145,8 +206,12 @@ class HttpServer:
             "/": self._page,
             "/index.html": self._page,
         }
+        # What a caller without credentials still gets when auth is on.
+        self.anonymous: dict[str, Route] = {"/healthz": self._healthz_brief}
         # Routes that may take a while (a JPEG encode): run in the pool, not on the loop.
         self.blocking = frozenset({"/snapshot.jpg"})
+        # Where Basic is taken besides Digest (Prometheus' basic_auth sends nothing else).
+        self.basic_too = frozenset({"/metrics"})
         self.pool: ThreadPoolExecutor | None = None
         self._sockets: list[socket.socket] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -157,7 +222,12 @@ class HttpServer:
     def port(self) -> int:
         return int(self._sockets[0].getsockname()[1]) if self._sockets else self.cfg.port
 
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
+
     def start(self) -> None:
+        tls = self._tls_context() if self.tls_cert else None
         try:
             sockets = tornado.netutil.bind_sockets(self.cfg.port, self.cfg.bind or None)
         except OSError as exc:
@@ -175,25 +245,43 @@ class HttpServer:
         ready = threading.Event()
         failed: list[BaseException] = []
         self._thread = threading.Thread(
-            target=self._run, args=(loop, ready, failed), name="http", daemon=True
+            target=self._run, args=(loop, tls, ready, failed), name="http", daemon=True
         )
         self._thread.start()
         ready.wait()
         if failed:
             self.stop()
             raise failed[0]
-        log.info("HTTP on http://%s:%d/", self.cfg.bind, self.port)
+        log.info(
+            "HTTP on %s://%s:%d/ (%s)",
+            self.scheme,
+            self.cfg.bind,
+            self.port,
+            f"auth {self.auth.method}" if self.auth else "no auth",
+        )
+
+    def _tls_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            ctx.load_cert_chain(self.tls_cert, self.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                "tls-cert", f"cannot load {self.tls_cert} / {self.tls_key}: {exc}"
+            ) from None
+        return ctx
 
     def _run(
         self,
         loop: asyncio.AbstractEventLoop,
+        tls: ssl.SSLContext | None,
         ready: threading.Event,
         failed: list[BaseException],
     ) -> None:
         asyncio.set_event_loop(loop)
         try:
             try:
-                loop.run_until_complete(self._serve())
+                loop.run_until_complete(self._serve(tls))
             except BaseException as exc:
                 failed.append(exc)
                 return
@@ -210,7 +298,7 @@ class HttpServer:
             finally:
                 loop.close()
 
-    async def _serve(self) -> None:
+    async def _serve(self, tls: ssl.SSLContext | None) -> None:
         app = tornado.web.Application(
             [(r".*", _Handler, {"server": self})],
             log_function=_log_request,
@@ -218,6 +306,7 @@ class HttpServer:
         )
         server = tornado.httpserver.HTTPServer(
             app,
+            ssl_options=tls,
             idle_connection_timeout=IDLE_TIMEOUT_S,
             body_timeout=IDLE_TIMEOUT_S,
             max_body_size=MAX_BODY,
@@ -269,6 +358,11 @@ class HttpServer:
         age = "never" if s.last_frame_age_s is None else f"{s.last_frame_age_s:.1f} s ago"
         return 503, f"unhealthy: no frame for {self.cfg.health_timeout_s:g} s " \
                     f"(last: {age})\n".encode(), TEXT  # fmt: skip
+
+    def _healthz_brief(self) -> tuple[int, bytes, str]:
+        if healthy(self.source.snapshot(), self.cfg.health_timeout_s):
+            return 200, b"ok\n", TEXT
+        return 503, b"not ok\n", TEXT
 
     def _status(self) -> tuple[int, bytes, str]:
         body = json.dumps(status_json(self.source, self.cfg.health_timeout_s))
