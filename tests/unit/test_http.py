@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import json
 import socket
-import urllib.error
-import urllib.request
-from collections.abc import Iterator, Mapping
-from typing import Any
+import threading
+import time
+from collections.abc import Iterator
 
 import pytest
 
-from camera_streaming.config import HttpConfig
 from camera_streaming.errors import PortInUseError
-from camera_streaming.telemetry.stats import MemoryHistory, OutputStatus, Snapshot
+from camera_streaming.telemetry.stats import MemoryHistory
 from camera_streaming.web.http import HttpServer
 from support.fakes import FakeClock
-
-RTMP_UP = OutputStatus("rtmp", "rtmp://127.0.0.1/live/s", "connected", bytes=1000, reconnects=2)
+from support.web import ROUTES, FakeStatus, get, http_threads, raw, serving, settled_fds, url
 
 METRICS = (
     "camera_streaming_frames_total",
@@ -42,48 +39,20 @@ METRICS = (
 )
 
 
-class FakeStatus:
-    def __init__(self) -> None:
-        self.age: float | None = 0.1
-        self.jpeg: bytes | None = None
-        self.history = MemoryHistory(capacity=3, interval=10, clock=FakeClock(), wall=FakeClock())
-
-    def snapshot(self) -> Snapshot:
-        return Snapshot(uptime_s=5, frames=100, fps=25.0, dropped=1, clients=2, sessions=2,
-                        rss_bytes=50_000_000, heap_bytes=20_000_000, encoded=90,
-                        bytes_sent=12345, hook_seconds=0.5, encoder="x264enc", source_restarts=2,
-                        last_frame_age_s=self.age, outputs=(RTMP_UP,))  # fmt: skip
-
-    def memory_history(self) -> list[tuple[float, int, int | None]]:
-        return [(1.0, 40_000_000, 10_000_000), (11.0, 41_000_000, None)]
-
-    def snapshot_jpeg(self) -> bytes | None:
-        return self.jpeg
-
-    def describe(self) -> Mapping[str, Any]:
-        return {"urls": ["rtsp://127.0.0.1:8554/stream"], "codec": "h264", "source": "test",
-                "video": "320x240@25", "encoder": "x264enc", "version": "0"}  # fmt: skip
-
-
 @pytest.fixture
 def server() -> Iterator[tuple[HttpServer, FakeStatus]]:
     status = FakeStatus()
-    srv = HttpServer(HttpConfig(port=0, bind="127.0.0.1", health_timeout_s=5), status)
-    srv.start()
-    yield srv, status
-    srv.stop()
+    with serving(status) as srv:
+        yield srv, status
 
 
-def get(srv: HttpServer, path: str) -> tuple[int, bytes, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{srv.port}{path}", timeout=5) as r:
-            return r.status, r.read(), r.headers["Content-Type"]
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(), exc.headers["Content-Type"]
+def fetch(srv: HttpServer, path: str, method: str = "GET") -> tuple[int, bytes, str]:
+    code, body, headers = get(url(srv, path), method=method)
+    return code, body, headers["Content-Type"]
 
 
 def test_metrics(server: tuple[HttpServer, FakeStatus]) -> None:
-    code, body, ctype = get(server[0], "/metrics")
+    code, body, ctype = fetch(server[0], "/metrics")
     assert code == 200 and ctype.startswith("text/plain")
     text = body.decode()
     for name in METRICS:
@@ -93,16 +62,17 @@ def test_metrics(server: tuple[HttpServer, FakeStatus]) -> None:
 
 def test_healthz(server: tuple[HttpServer, FakeStatus]) -> None:
     srv, status = server
-    assert get(srv, "/healthz")[0] == 200
+    code, body, _ = fetch(srv, "/healthz")
+    assert code == 200 and body == b"ok: last frame 0.1 s ago\n"
     status.age = 6.0
-    code, body, _ = get(srv, "/healthz")
+    code, body, _ = fetch(srv, "/healthz")
     assert code == 503 and b"no frame for 5 s" in body
     status.age = None
-    assert get(srv, "/healthz")[0] == 503
+    assert fetch(srv, "/healthz")[:2] == (503, b"unhealthy: no frame for 5 s (last: never)\n")
 
 
 def test_status_json(server: tuple[HttpServer, FakeStatus]) -> None:
-    code, body, ctype = get(server[0], "/api/status")
+    code, body, ctype = fetch(server[0], "/api/status")
     data = json.loads(body)
     assert code == 200 and ctype == "application/json"
     assert data["healthy"] is True and data["stats"]["clients"] == 2
@@ -112,35 +82,136 @@ def test_status_json(server: tuple[HttpServer, FakeStatus]) -> None:
 
 def test_snapshot(server: tuple[HttpServer, FakeStatus]) -> None:
     srv, status = server
-    assert get(srv, "/snapshot.jpg")[0] == 503
+    assert fetch(srv, "/snapshot.jpg")[0] == 503
     status.jpeg = b"\xff\xd8jpeg"
-    assert get(srv, "/snapshot.jpg") == (200, b"\xff\xd8jpeg", "image/jpeg")
+    assert fetch(srv, "/snapshot.jpg") == (200, b"\xff\xd8jpeg", "image/jpeg")
 
 
 def test_page_embeds_the_status(server: tuple[HttpServer, FakeStatus]) -> None:
-    code, body, ctype = get(server[0], "/")
-    assert code == 200 and ctype.startswith("text/html")
-    assert b"rtsp://127.0.0.1:8554/stream" in body and b'id="chart"' in body
-    assert b"</script>" in body and b"<\\/" not in body.split(b"<script>")[0]
-    assert get(server[0], "/nope")[0] == 404
+    for path in ("/", "/index.html", "/?t=1"):
+        code, body, ctype = fetch(server[0], path)
+        assert code == 200 and ctype == "text/html; charset=utf-8"
+        assert b"rtsp://127.0.0.1:8554/stream" in body and b'id="chart"' in body
+        assert b"</script>" in body and b"<\\/" not in body.split(b"<script>")[0]
+
+
+def test_every_route_is_not_cached_and_head_sends_no_body(
+    server: tuple[HttpServer, FakeStatus],
+) -> None:
+    srv, status = server
+    status.jpeg = b"\xff\xd8jpeg"
+    for path in (*ROUTES, "/nope"):
+        code, body, headers = get(url(srv, path))
+        assert headers["Cache-Control"] == "no-store", path
+        assert "ETag" not in headers and headers["Server"] == "camera-streaming"
+        head = raw(
+            srv.port, f"HEAD {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+        )
+        status_line, _, rest = head.partition(b"\r\n")
+        assert status_line == f"HTTP/1.1 {code} {'OK' if code == 200 else 'Not Found'}".encode()
+        length = int(rest.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+        slack = 100 if path == "/metrics" else 0  # its figures move between two requests
+        assert abs(length - len(body)) <= slack, path
+        assert rest.endswith(b"\r\n\r\n"), "HEAD sent a body"
+
+
+def test_unknown_paths_and_methods(server: tuple[HttpServer, FakeStatus]) -> None:
+    srv, _ = server
+    assert fetch(srv, "/nope") == (404, b"not found\n", "text/plain; charset=utf-8")
+    assert fetch(srv, "/metrics/")[0] == 404
+    code, body, headers = get(url(srv, "/metrics"), method="POST")
+    assert (code, body, headers["Allow"]) == (405, b"405 Method Not Allowed\n", "GET, HEAD")
+    assert get(url(srv, "/"), method="BREW")[0] == 405
+
+
+BAD_REQUESTS = (
+    b"GARBAGE\r\n\r\n",
+    b"GET / HTTP/9.9\r\nHost: x\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+    b"GET / HTTP/1.1\r\n\r\n",  # no Host
+)
+
+
+@pytest.mark.parametrize("request_bytes", BAD_REQUESTS)
+def test_a_bad_request_gets_400_and_no_traceback(
+    server: tuple[HttpServer, FakeStatus], request_bytes: bytes
+) -> None:
+    answer = raw(server[0].port, request_bytes)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
+    assert b"Traceback" not in answer and b"File " not in answer
+
+
+def test_odd_but_valid_requests_are_served(server: tuple[HttpServer, FakeStatus]) -> None:
+    srv, _ = server
+    for target in (b"/?a=%zz&b=\xff", b"/%2e%2e/%00", b"/\xff\xfe", b"//api/status"):
+        answer = raw(
+            srv.port, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        assert answer.split(b"\r\n", 1)[0] in (b"HTTP/1.1 200 OK", b"HTTP/1.1 404 Not Found")
+    assert fetch(srv, "/healthz")[0] == 200  # and the server is still there
+
+
+def test_a_failing_source_gets_500_without_detail(server: tuple[HttpServer, FakeStatus]) -> None:
+    srv, status = server
+
+    def broken() -> bytes:
+        raise RuntimeError("secret detail")
+
+    status.snapshot_jpeg = broken  # type: ignore[method-assign]
+    code, body, _ = fetch(srv, "/snapshot.jpg")
+    assert (code, body) == (500, b"internal error\n")
+    assert fetch(srv, "/healthz")[0] == 200
 
 
 def test_port_in_use_names_the_flag() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
+        from camera_streaming.config import HttpConfig
+
         srv = HttpServer(HttpConfig(port=s.getsockname()[1], bind="127.0.0.1"), FakeStatus())
         with pytest.raises(PortInUseError, match="--http-port"):
             srv.start()
+        assert http_threads() == []
 
 
-def test_stop_joins_the_thread(server: tuple[HttpServer, FakeStatus]) -> None:
-    import threading
+def test_stop_closes_connections_and_joins_the_threads() -> None:
+    fds, threads = settled_fds(), http_threads()
+    with serving() as srv:
+        assert fetch(srv, "/healthz")[0] == 200
+        assert http_threads() == ["http"]  # the pool starts with the first snapshot
+        assert fetch(srv, "/snapshot.jpg")[0] == 503
+        assert http_threads() == ["http", "http-worker_0"]
+        idle = socket.create_connection(("127.0.0.1", srv.port))  # open, never sends
+        kept = socket.create_connection(("127.0.0.1", srv.port))  # keep-alive, between requests
+        kept.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert kept.recv(4096).startswith(b"HTTP/1.1 200 OK")
+        t0 = time.monotonic()
+        srv.stop()
+        assert time.monotonic() - t0 < 1.0
+        assert idle.recv(1) == b"" and kept.recv(1) == b""  # closed by the server
+        idle.close()
+        kept.close()
+    assert http_threads() == threads
+    assert settled_fds() == fds
 
-    srv, _ = server
-    assert any(t.name == "http" for t in threading.enumerate())
-    srv.stop()
-    assert not any(t.name == "http" for t in threading.enumerate())
+
+def test_requests_leave_no_threads_or_fds_behind(server: tuple[HttpServer, FakeStatus]) -> None:
+    from camera_streaming.telemetry.stats import rss_bytes
+
+    srv, status = server
+    status.jpeg = b"\xff\xd8" + b"x" * 50_000
+    for _ in range(8):  # warm-up: both workers started
+        for p in ROUTES:
+            fetch(srv, p)
+    fds, threads, rss = settled_fds(), threading.active_count(), rss_bytes()
+    for i in range(200):
+        fetch(srv, ROUTES[i % len(ROUTES)])
+    assert settled_fds() == fds
+    assert threading.active_count() == threads
+    assert rss_bytes() - rss < 3_000_000
 
 
 def test_memory_history_is_bounded_and_paced() -> None:
@@ -175,27 +246,3 @@ def test_memory_history_allocates_nothing_as_it_fills() -> None:
         tracemalloc.stop()
     assert grown < 1024, f"filling the history allocated {grown} B"
     assert len(h.samples()) == 360 and h.samples()[-1][1] == 180_000_719
-
-
-def test_many_requests_leave_no_threads_or_memory_behind(
-    server: tuple[HttpServer, FakeStatus],
-) -> None:
-    import threading
-    import time
-
-    from camera_streaming.telemetry.stats import rss_bytes
-
-    srv, status = server
-    status.jpeg = b"\xff\xd8" + b"x" * 50_000
-    paths = ("/metrics", "/api/status", "/snapshot.jpg", "/healthz", "/")
-    for _ in range(40):  # warm-up
-        for p in paths:
-            get(srv, p)
-    time.sleep(0.2)
-    threads, rss = threading.active_count(), rss_bytes()
-    for _ in range(120):
-        for p in paths:
-            get(srv, p)
-    time.sleep(0.3)
-    assert threading.active_count() <= threads
-    assert rss_bytes() - rss < 3_000_000

@@ -1,30 +1,46 @@
 """The HTTP side port: `/metrics` (Prometheus), `/healthz`, `/api/status` (JSON),
-`/snapshot.jpg` and `/`, the status page.
+`/snapshot.jpg` and `/`, the status page; over TLS when given a certificate, behind the RTSP
+users when given an auth method (docs/web.md).
 
 It only serialises what it is handed (snapshots, the memory history, JPEG bytes); it never
-touches GStreamer. The standard library's ThreadingHTTPServer runs in one named thread,
-joined by `stop()`; each request gets a short-lived daemon thread.
+touches GStreamer. Tornado serves on an asyncio loop in one thread, `http`; a route that may
+take a while (the snapshot's JPEG encode) runs in a pool of at most two threads, `http-worker`,
+started on first use, so it never holds up the loop. `stop()` closes the listening sockets and
+every open connection, then joins the threads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import socket
+import ssl
 import threading
+import time
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Protocol
 
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.process_collector import ProcessCollector
 
 from ..config.model import HttpConfig
-from ..errors import PortInUseError
+from ..errors import ConfigError, PortInUseError
 from ..telemetry.stats import Snapshot
+from .auth import METHODS, Authenticator, BadCredentials
 from .metrics import SnapshotCollector, healthy, status_json
 from .page import render_page
 
 log = logging.getLogger(__name__)
+
+TEXT = "text/plain; charset=utf-8"
+IDLE_TIMEOUT_S = 15.0  # a connection silent this long (before or between requests) is closed
+MAX_BODY = 1 << 20  # request bodies (none are read yet; SOAP and SDP offers are a few KB)
+WORKERS = 2
 
 
 class StatusSource(Protocol):
@@ -39,70 +55,149 @@ class StatusSource(Protocol):
     def describe(self) -> Mapping[str, Any]: ...
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-    server_version = "camera-streaming"
-    timeout = 15  # seconds a silent client may hold its connection (and thread)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        log.debug("http %s " + format, self.client_address[0], *args)
-
-    def _send(self, code: int, body: bytes, ctype: str, cache: bool = False) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        if not cache:
-            self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def do_HEAD(self) -> None:  # noqa: N802 - stdlib naming
-        self.do_GET()
-
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-        app = self.server.app
-        path = self.path.split("?", 1)[0]
-        try:
-            route = app.routes.get(path)
-            if route is None:
-                self._send(404, b"not found\n", "text/plain; charset=utf-8")
-                return
-            code, body, ctype = route()
-            self._send(code, body, ctype)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client left: expected, not an error
-        except Exception:
-            log.exception("HTTP handler for %s failed", path)
-            try:
-                self._send(500, b"internal error\n", "text/plain; charset=utf-8")
-            except OSError:
-                pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # keep no list of request threads: weeks of scrapes, flat memory
-    allow_reuse_address = True
-    app: HttpServer
-
-
 Route = Callable[[], "tuple[int, bytes, str]"]
 
 
-class HttpServer:
-    """`start()` binds (raising `PortInUseError`) and serves in thread `http`; `stop()` joins."""
+class _Handler(tornado.web.RequestHandler):
+    """Every path: authenticate in `prepare()`, then look the path up in the server's routes."""
 
-    def __init__(self, cfg: HttpConfig, source: StatusSource) -> None:
+    server: HttpServer
+
+    def initialize(self, server: HttpServer) -> None:
+        self.server = server
+        self.brief = False  # an anonymous caller where the server has a brief answer
+
+    def set_default_headers(self) -> None:
+        self.set_header("Server", "camera-streaming")
+        self.set_header("Cache-Control", "no-store")
+
+    def compute_etag(self) -> None:
+        return None  # nothing is cached (no-store): no hash of every body
+
+    def prepare(self) -> None:
+        auth = self.server.auth
+        if auth is None:
+            return
+        req = self.request
+        try:
+            verdict = auth.check(
+                req.method or "GET",
+                req.uri or "/",
+                _utf8(req.headers.get("Authorization")),
+                basic_too=req.path in self.server.basic_too,
+            )
+        except BadCredentials as exc:
+            log.debug("http %s: bad credentials: %s", req.remote_ip, exc)
+            self._plain(400, b"bad credentials\n")
+            return
+        if verdict.ok:
+            return
+        if req.path in self.server.anonymous:
+            self.brief = True
+            return
+        self.set_header("WWW-Authenticate", auth.challenge(stale=verdict.stale))
+        self._plain(401, b"unauthorized\n")
+
+    async def get(self) -> None:
+        path = self.request.path
+        srv = self.server
+        route = (srv.anonymous if self.brief else srv.routes).get(path)
+        if route is None:
+            self._plain(404, b"not found\n")
+            return
+        try:
+            if path in srv.blocking:
+                loop = asyncio.get_running_loop()
+                code, body, ctype = await loop.run_in_executor(srv.pool, route)
+            else:
+                code, body, ctype = route()
+        except Exception:
+            log.exception("HTTP handler for %s failed", path)
+            self._plain(500, b"internal error\n")
+            return
+        self.set_status(code)
+        self.set_header("Content-Type", ctype)
+        self.finish(body)
+
+    async def head(self) -> None:
+        await self.get()  # Tornado sends the headers and Content-Length, not the body
+
+    def _plain(self, code: int, body: bytes) -> None:
+        self.set_status(code)
+        self.set_header("Content-Type", TEXT)
+        self.finish(body)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Tornado's own errors (405, 400 on a bad argument, 500): one plain line, no page and
+        never a traceback."""
+        self.clear()
+        self.set_status(status_code)
+        if status_code == 405:
+            self.set_header("Allow", "GET, HEAD")
+        self.set_header("Content-Type", TEXT)
+        self.finish(f"{status_code} {self._reason}\n".encode())
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, tornado.web.HTTPError):
+            log.debug("http %s: %s", self.request.remote_ip, value)
+        else:
+            log.error("HTTP handler for %s failed", self.request.path, exc_info=(typ, value, tb))
+
+
+def _utf8(header: str | None) -> str | None:
+    """Tornado reads header bytes as Latin-1; clients send a Digest user name in UTF-8."""
+    if header is None or header.isascii():
+        return header
+    try:
+        return header.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return header
+
+
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    req = handler.request
+    log.debug(
+        "http %s %s %s %d %.1f ms",
+        req.remote_ip,
+        req.method,
+        req.uri,
+        handler.get_status(),
+        1000 * req.request_time(),
+    )
+
+
+class HttpServer:
+    """`start()` binds (raising `PortInUseError`) and serves in thread `http`; `stop()` joins.
+
+    `auth` ("none", "basic", "digest") and `users` put every route behind those users (the
+    RTSP ones), except that `/healthz` still tells an anonymous caller `ok` / `not ok` and
+    `/metrics` also takes Basic when the method is Digest. `tls_cert` and `tls_key` (PEM files)
+    serve https instead of http.
+    """
+
+    def __init__(
+        self,
+        cfg: HttpConfig,
+        source: StatusSource,
+        *,
+        auth: str = "none",
+        users: Mapping[str, str] | None = None,
+        tls_cert: str = "",
+        tls_key: str = "",
+    ) -> None:
+        if auth not in METHODS:
+            raise ConfigError("auth", f"must be one of {', '.join(METHODS)}, got {auth!r}")
+        if auth != "none" and not users:
+            raise ConfigError("auth", f"{auth} needs users")
+        if bool(tls_cert) != bool(tls_key):
+            raise ConfigError("tls-cert", "--tls-cert and --tls-key go together")
         self.cfg = cfg
         self.source = source
+        self.auth = Authenticator(auth, users or {}) if auth != "none" else None
+        self.tls_cert, self.tls_key = tls_cert, tls_key
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(SnapshotCollector(source))  # type: ignore[arg-type]
         self.registry.register(ProcessCollector(registry=None))
-        self.requests = 0
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self.routes: dict[str, Route] = {
             "/metrics": self._metrics,
             "/healthz": self._healthz,
@@ -111,14 +206,30 @@ class HttpServer:
             "/": self._page,
             "/index.html": self._page,
         }
+        # What a caller without credentials still gets when auth is on.
+        self.anonymous: dict[str, Route] = {"/healthz": self._healthz_brief}
+        # Routes that may take a while (a JPEG encode): run in the pool, not on the loop.
+        self.blocking = frozenset({"/snapshot.jpg"})
+        # Where Basic is taken besides Digest (Prometheus' basic_auth sends nothing else).
+        self.basic_too = frozenset({"/metrics"})
+        self.pool: ThreadPoolExecutor | None = None
+        self._sockets: list[socket.socket] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: tornado.httpserver.HTTPServer | None = None
+        self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
-        return self._server.server_address[1] if self._server is not None else self.cfg.port
+        return int(self._sockets[0].getsockname()[1]) if self._sockets else self.cfg.port
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
 
     def start(self) -> None:
+        tls = self._tls_context() if self.tls_cert else None
         try:
-            server = _Server((self.cfg.bind, self.cfg.port), _Handler)
+            sockets = tornado.netutil.bind_sockets(self.cfg.port, self.cfg.bind or None)
         except OSError as exc:
             raise PortInUseError.from_oserror(
                 exc,
@@ -128,22 +239,113 @@ class HttpServer:
                 "--http-port (or --no-http)",
                 "--http-bind",
             ) from None
-        server.app = self
-        self._server = server
+        self._sockets = sockets
+        self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="http-worker")
+        loop = self._loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        failed: list[BaseException] = []
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.5}, name="http", daemon=True
+            target=self._run, args=(loop, tls, ready, failed), name="http", daemon=True
         )
         self._thread.start()
+        ready.wait()
+        if failed:
+            self.stop()
+            raise failed[0]
+        log.info(
+            "HTTP on %s://%s:%d/ (%s)",
+            self.scheme,
+            self.cfg.bind,
+            self.port,
+            f"auth {self.auth.method}" if self.auth else "no auth",
+        )
 
-    def stop(self, timeout: float = 2.0) -> None:
-        server, self._server = self._server, None
+    def _tls_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            ctx.load_cert_chain(self.tls_cert, self.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                "tls-cert", f"cannot load {self.tls_cert} / {self.tls_key}: {exc}"
+            ) from None
+        return ctx
+
+    def _run(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        tls: ssl.SSLContext | None,
+        ready: threading.Event,
+        failed: list[BaseException],
+    ) -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            try:
+                loop.run_until_complete(self._serve(tls))
+            except BaseException as exc:
+                failed.append(exc)
+                return
+            finally:
+                ready.set()
+            loop.run_forever()
+        finally:
+            try:
+                tasks = asyncio.all_tasks(loop)
+                for task in tasks:
+                    task.cancel()
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+
+    async def _serve(self, tls: ssl.SSLContext | None) -> None:
+        app = tornado.web.Application(
+            [(r".*", _Handler, {"server": self})],
+            log_function=_log_request,
+            compress_response=False,
+        )
+        server = tornado.httpserver.HTTPServer(
+            app,
+            ssl_options=tls,
+            idle_connection_timeout=IDLE_TIMEOUT_S,
+            body_timeout=IDLE_TIMEOUT_S,
+            max_body_size=MAX_BODY,
+        )
+        server.add_sockets(self._sockets)
+        self._server = server
+
+    async def _close(self, timeout: float) -> None:
+        server = self._server
         if server is None:
             return
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        server.stop()  # no new connections; the listening sockets are closed
+        try:
+            await asyncio.wait_for(server.close_all_connections(), timeout)
+        except asyncio.TimeoutError:
+            log.warning("HTTP connections still open after %.1f s at stop", timeout)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Close every connection and join the threads, in about `timeout` seconds at most
+        (plus a route call in progress, which is bounded: a JPEG encode)."""
+        loop, thread, pool = self._loop, self._thread, self.pool
+        self._loop = self._thread = self.pool = None
+        deadline = time.monotonic() + timeout
+        if loop is not None and thread is not None and thread.is_alive():
+            try:
+                done = asyncio.run_coroutine_threadsafe(self._close(timeout / 2), loop)
+                done.result(timeout)
+            except Exception:
+                log.warning("HTTP server did not close cleanly", exc_info=True)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(max(0.1, deadline - time.monotonic()))
+            if thread.is_alive():
+                log.warning("HTTP thread still running %.1f s after stop", timeout)
+        for sock in self._sockets:
+            sock.close()  # already closed by the server unless start() failed
+        self._sockets = []
+        self._server = None
+        if pool is not None:
+            pool.shutdown(wait=True)
 
     # -- routes ------------------------------------------------------------------------------
     def _metrics(self) -> tuple[int, bytes, str]:
@@ -151,12 +353,16 @@ class HttpServer:
 
     def _healthz(self) -> tuple[int, bytes, str]:
         s = self.source.snapshot()
-        text = "text/plain; charset=utf-8"
         if healthy(s, self.cfg.health_timeout_s):
-            return 200, f"ok: last frame {s.last_frame_age_s:.1f} s ago\n".encode(), text
+            return 200, f"ok: last frame {s.last_frame_age_s:.1f} s ago\n".encode(), TEXT
         age = "never" if s.last_frame_age_s is None else f"{s.last_frame_age_s:.1f} s ago"
         return 503, f"unhealthy: no frame for {self.cfg.health_timeout_s:g} s " \
-                    f"(last: {age})\n".encode(), text  # fmt: skip
+                    f"(last: {age})\n".encode(), TEXT  # fmt: skip
+
+    def _healthz_brief(self) -> tuple[int, bytes, str]:
+        if healthy(self.source.snapshot(), self.cfg.health_timeout_s):
+            return 200, b"ok\n", TEXT
+        return 503, b"not ok\n", TEXT
 
     def _status(self) -> tuple[int, bytes, str]:
         body = json.dumps(status_json(self.source, self.cfg.health_timeout_s))
@@ -165,7 +371,7 @@ class HttpServer:
     def _snapshot(self) -> tuple[int, bytes, str]:
         jpeg = self.source.snapshot_jpeg()
         if jpeg is None:
-            return 503, b"no frame yet\n", "text/plain; charset=utf-8"
+            return 503, b"no frame yet\n", TEXT
         return 200, jpeg, "image/jpeg"
 
     def _page(self) -> tuple[int, bytes, str]:
