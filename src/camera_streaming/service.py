@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # gi is imported only when a streamer starts
     from .gst.outputs.base import EncodedOutput
     from .gst.rtsp.server import RtspServer
     from .gst.runtime import MainLoopThread
+    from .onvif import DiscoveryResponder
     from .web.http import HttpServer
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class Streamer:
         self.error: CameraStreamingError | None = None
         self.rtsp: RtspServer | None = None
         self.http: HttpServer | None = None
+        self.discovery: DiscoveryResponder | None = None
         self._mainloop: MainLoopThread | None = None
         # READY/WATCHDOG/STOPPING to $NOTIFY_SOCKET when systemd started us (telemetry/systemd)
         self.notifier = Notifier() if notify_systemd else Notifier({})
@@ -133,10 +135,7 @@ class Streamer:
                     stream.mount = rtsp.add_mount(stream.path, stream.video, stream.encoder)
                 rtsp.start()
             if cfg.http.enabled and cfg.http.port:
-                from .web.http import HttpServer
-
-                self.http = HttpServer(cfg.http, self)
-                self.http.start()
+                self._start_http()
             mainloop = self._mainloop = MainLoopThread()
             mainloop.start()
             self._started_at = time.monotonic()
@@ -147,6 +146,36 @@ class Streamer:
             raise
         self._upkeep.start()
         self._log_start()
+
+    def _start_http(self) -> None:
+        """The HTTP port behind the RTSP users and method, over TLS with the RTSP certificate;
+        with ONVIF on, its services there and the WS-Discovery responder."""
+        from .web.http import HttpServer
+
+        cfg = self.config
+        users = dict(cfg.rtsp.users) if cfg.rtsp.auth != "none" else {}
+        http = self.http = HttpServer(
+            cfg.http,
+            self,
+            auth=cfg.rtsp.auth,
+            users=users,
+            tls_cert=cfg.rtsp.tls_cert,
+            tls_key=cfg.rtsp.tls_key,
+        )
+        if cfg.onvif.enabled:
+            from .web.onvif import add_onvif
+
+            add_onvif(http, cfg, users)
+        http.start()
+        if cfg.onvif.enabled and cfg.onvif.discovery:
+            from . import __version__
+            from .onvif import DiscoveryResponder
+            from .onvif.facts import device_facts
+
+            self.discovery = DiscoveryResponder(
+                lambda: device_facts(cfg, http.port, __version__), cfg.onvif.discovery_port
+            )
+            self.discovery.start()
 
     def _log_start(self) -> None:
         cfg = self.config
@@ -192,6 +221,8 @@ class Streamer:
         for camera in self.cameras:  # no more frames in before the outputs close
             camera.stop_capture(max(0.1, deadline - time.monotonic()))
         self.notifier.stopping()
+        if self.discovery is not None:
+            self.discovery.stop()  # says Bye
         if self.http is not None:
             self.http.stop()
         for stream in self.streams:

@@ -85,7 +85,8 @@ def test_systemd_ready_watchdog_and_json_logs(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [*CLI, "--source", "test", "--width", "160", "--height", "120", "--fps", "10",
          "--bind", "127.0.0.1", "--port", str(rtsp), "--http-bind", "127.0.0.1",
-         "--http-port", str(http), "--log-format", "json", "--stats-interval", "1"],
+         "--http-port", str(http), "--log-format", "json", "--stats-interval", "1",
+         "--no-onvif-discovery"],
         env={**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1500000"},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

@@ -7,47 +7,17 @@ snapshot itself; with users (the client's WS-UsernameToken) and with a wrong pas
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 import zeep.exceptions
-from onvif import ONVIFCamera
 
 from camera_streaming.onvif import OnvifService
-from support.onvif import FACTS
+from support.onvif import FACTS, home_assistant_sequence
 from support.onvif_http import onvif_http_server
 
 pytestmark = pytest.mark.integration
 
 USERS = {"admin": "pa:ss w0rd"}
-
-
-async def home_assistant_sequence(port: int, user: str, password: str) -> dict:
-    camera = ONVIFCamera("127.0.0.1", port, user, password)
-    seen: dict[str, Any] = {}
-    try:
-        await camera.update_xaddrs()
-        seen["xaddrs"] = dict(camera.xaddrs)
-        seen["capabilities"] = await camera.get_capabilities()
-        device = await camera.create_devicemgmt_service()
-        seen["time"] = await device.GetSystemDateAndTime()
-        seen["info"] = await device.GetDeviceInformation()
-        seen["interfaces"] = await device.GetNetworkInterfaces()
-        media = await camera.create_media_service()
-        seen["media_caps"] = await media.GetServiceCapabilities()
-        seen["profiles"] = await media.GetProfiles()
-        seen["uris"] = {}
-        for profile in seen["profiles"]:
-            request = media.create_type("GetStreamUri")
-            request.ProfileToken = profile.token
-            request.StreamSetup = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
-            seen["uris"][profile.token] = (await media.GetStreamUri(request)).Uri
-        first = seen["profiles"][0].token
-        seen["snapshot_uri"] = await camera.get_snapshot_uri(first)
-        seen["snapshot"] = await camera.get_snapshot(first)
-    finally:
-        await camera.close()
-    return seen
 
 
 def test_home_assistant_sequence_with_users():

@@ -12,7 +12,14 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from camera_streaming.config import Config, HttpConfig, RtspConfig, SourceSpec, VideoConfig
+from camera_streaming.config import (
+    Config,
+    HttpConfig,
+    OnvifConfig,
+    RtspConfig,
+    SourceSpec,
+    VideoConfig,
+)
 from camera_streaming.service import Streamer
 from camera_streaming.sources import FrameSource, TestPatternSource, read_code
 
@@ -69,6 +76,8 @@ def make_config(
         source=SourceSpec("test"),
         stats_interval_s=1.0,
         http=http or HttpConfig(enabled=False),
+        # WS-Discovery would say Hello on every interface: tests keep to loopback
+        onvif=OnvifConfig(discovery=False),
     )
 
 

@@ -184,3 +184,31 @@ def probe(
         f"<a:To>urn:schemas-xmlsoap-org:ws:2005:04:discovery</a:To></s:Header>"
         f"<s:Body><d:Probe><d:Types>{types}</d:Types>{scope_el}</d:Probe></s:Body></s:Envelope>"
     ).encode()
+
+
+async def home_assistant_sequence(port: int, user: str, password: str) -> dict:
+    camera = onvif.ONVIFCamera("127.0.0.1", port, user, password)
+    seen: dict[str, Any] = {}
+    try:
+        await camera.update_xaddrs()
+        seen["xaddrs"] = dict(camera.xaddrs)
+        seen["capabilities"] = await camera.get_capabilities()
+        device = await camera.create_devicemgmt_service()
+        seen["time"] = await device.GetSystemDateAndTime()
+        seen["info"] = await device.GetDeviceInformation()
+        seen["interfaces"] = await device.GetNetworkInterfaces()
+        media = await camera.create_media_service()
+        seen["media_caps"] = await media.GetServiceCapabilities()
+        seen["profiles"] = await media.GetProfiles()
+        seen["uris"] = {}
+        for profile in seen["profiles"]:
+            request = media.create_type("GetStreamUri")
+            request.ProfileToken = profile.token
+            request.StreamSetup = {"Stream": "RTP-Unicast", "Transport": {"Protocol": "RTSP"}}
+            seen["uris"][profile.token] = (await media.GetStreamUri(request)).Uri
+        first = seen["profiles"][0].token
+        seen["snapshot_uri"] = await camera.get_snapshot_uri(first)
+        seen["snapshot"] = await camera.get_snapshot(first)
+    finally:
+        await camera.close()
+    return seen

@@ -48,7 +48,7 @@ class FakeStatus:
     def memory_history(self) -> list[tuple[float, int, int | None]]:
         return [(1.0, 40_000_000, 10_000_000), (11.0, 41_000_000, None)]
 
-    def snapshot_jpeg(self) -> bytes | None:
+    def snapshot_jpeg(self, camera: str | None = None) -> bytes | None:
         self.jpeg_calls += 1
         return self.jpeg
 

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 import tornado.httpserver
@@ -50,12 +51,27 @@ class StatusSource(Protocol):
 
     def memory_history(self) -> list[tuple[float, int, int | None]]: ...
 
-    def snapshot_jpeg(self) -> bytes | None: ...
+    def snapshot_jpeg(self, camera: str | None = None) -> bytes | None: ...
 
     def describe(self) -> Mapping[str, Any]: ...
 
 
-Route = Callable[[], "tuple[int, bytes, str]"]
+@dataclass(frozen=True)
+class Request:
+    """What a route sees of a request."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+    host: str  # the Host header: the address the client reached us at
+    user: str | None  # the user HTTP authentication found, if any
+
+
+# (status, body, content type) or (status, body, content type, extra headers)
+Reply = tuple  # type: ignore[type-arg]
+Route = Callable[[Request], Reply]
 
 
 class _Handler(tornado.web.RequestHandler):
@@ -75,6 +91,7 @@ class _Handler(tornado.web.RequestHandler):
         return None  # nothing is cached (no-store): no hash of every body
 
     def prepare(self) -> None:
+        self.user: str | None = None
         auth = self.server.auth
         if auth is None:
             return
@@ -90,8 +107,9 @@ class _Handler(tornado.web.RequestHandler):
             log.debug("http %s: bad credentials: %s", req.remote_ip, exc)
             self._plain(400, b"bad credentials\n")
             return
-        if verdict.ok:
-            return
+        self.user = verdict.user
+        if verdict.ok or req.path in self.server.own_auth:
+            return  # (a route that authenticates by itself gets the verdict as `user`)
         if req.path in self.server.anonymous:
             self.brief = True
             return
@@ -99,28 +117,67 @@ class _Handler(tornado.web.RequestHandler):
         self._plain(401, b"unauthorized\n")
 
     async def get(self) -> None:
-        path = self.request.path
         srv = self.server
-        route = (srv.anonymous if self.brief else srv.routes).get(path)
-        if route is None:
-            self._plain(404, b"not found\n")
+        path = self.request.path
+        route = srv.anonymous.get(path) if self.brief else srv.get_route(path)
+        if route is None and path in srv.post_routes:
+            self._not_allowed("POST")
             return
-        try:
-            if path in srv.blocking:
-                loop = asyncio.get_running_loop()
-                code, body, ctype = await loop.run_in_executor(srv.pool, route)
-            else:
-                code, body, ctype = route()
-        except Exception:
-            log.exception("HTTP handler for %s failed", path)
-            self._plain(500, b"internal error\n")
-            return
-        self.set_status(code)
-        self.set_header("Content-Type", ctype)
-        self.finish(body)
+        await self._answer(route)
 
     async def head(self) -> None:
         await self.get()  # Tornado sends the headers and Content-Length, not the body
+
+    async def post(self) -> None:
+        srv = self.server
+        route = srv.post_routes.get(self.request.path)
+        if route is None and srv.get_route(self.request.path) is not None:
+            self._not_allowed("GET, HEAD")
+            return
+        await self._answer(route)
+
+    def _not_allowed(self, allow: str) -> None:
+        self.set_status(405)
+        self.set_header("Allow", allow)
+        self.set_header("Content-Type", TEXT)
+        self.finish(b"405 Method Not Allowed\n")
+
+    async def _answer(self, route: Route | None) -> None:
+        if route is None:
+            self._plain(404, b"not found\n")
+            return
+        srv, req = self.server, self.request
+        request = Request(
+            method=req.method or "GET",
+            path=req.path,
+            query={k: v[-1].decode("utf-8", "replace") for k, v in req.query_arguments.items()},
+            headers=req.headers,
+            body=req.body or b"",
+            host=req.host or "",
+            user=self.user,
+        )
+        try:
+            if req.path in srv.blocking:
+                loop = asyncio.get_running_loop()
+                reply = await loop.run_in_executor(srv.pool, route, request)
+            else:
+                reply = route(request)
+        except Exception:
+            log.exception("HTTP handler for %s failed", req.path)
+            self._plain(500, b"internal error\n")
+            return
+        code, body, ctype, *extra = reply
+        self.set_status(code)
+        self.set_header("Content-Type", ctype)
+        for name, value in (extra[0] if extra else {}).items():
+            self.set_header(name, value)
+        if (
+            code == 401
+            and srv.auth is not None
+            and "WWW-Authenticate" not in (extra[0] if extra else {})
+        ):
+            self.set_header("WWW-Authenticate", srv.auth.challenge(stale=False))
+        self.finish(body)
 
     def _plain(self, code: int, body: bytes) -> None:
         self.set_status(code)
@@ -206,6 +263,11 @@ class HttpServer:
             "/": self._page,
             "/index.html": self._page,
         }
+        self.prefix_routes: list[tuple[str, Route]] = []  # GET by path prefix (longest first)
+        self.post_routes: dict[str, Route] = {}
+        # Routes that authenticate by themselves (ONVIF's WS-Security): HTTP auth is not
+        # demanded there; what it found is passed on as `Request.user`.
+        self.own_auth: set[str] = set()
         # What a caller without credentials still gets when auth is on.
         self.anonymous: dict[str, Route] = {"/healthz": self._healthz_brief}
         # Routes that may take a while (a JPEG encode): run in the pool, not on the loop.
@@ -217,6 +279,18 @@ class HttpServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: tornado.httpserver.HTTPServer | None = None
         self._thread: threading.Thread | None = None
+
+    def get_route(self, path: str) -> Route | None:
+        route = self.routes.get(path)
+        if route is None:
+            for prefix, candidate in self.prefix_routes:
+                if path.startswith(prefix):
+                    return candidate
+        return route
+
+    def add_prefix_route(self, prefix: str, route: Route) -> None:
+        self.prefix_routes.append((prefix, route))
+        self.prefix_routes.sort(key=lambda pr: -len(pr[0]))
 
     @property
     def port(self) -> int:
@@ -348,10 +422,10 @@ class HttpServer:
             pool.shutdown(wait=True)
 
     # -- routes ------------------------------------------------------------------------------
-    def _metrics(self) -> tuple[int, bytes, str]:
+    def _metrics(self, _req: Request | None = None) -> Reply:
         return 200, generate_latest(self.registry), CONTENT_TYPE_LATEST
 
-    def _healthz(self) -> tuple[int, bytes, str]:
+    def _healthz(self, _req: Request | None = None) -> Reply:
         s = self.source.snapshot()
         if healthy(s, self.cfg.health_timeout_s):
             return 200, f"ok: last frame {s.last_frame_age_s:.1f} s ago\n".encode(), TEXT
@@ -359,21 +433,22 @@ class HttpServer:
         return 503, f"unhealthy: no frame for {self.cfg.health_timeout_s:g} s " \
                     f"(last: {age})\n".encode(), TEXT  # fmt: skip
 
-    def _healthz_brief(self) -> tuple[int, bytes, str]:
+    def _healthz_brief(self, _req: Request | None = None) -> Reply:
         if healthy(self.source.snapshot(), self.cfg.health_timeout_s):
             return 200, b"ok\n", TEXT
         return 503, b"not ok\n", TEXT
 
-    def _status(self) -> tuple[int, bytes, str]:
+    def _status(self, _req: Request | None = None) -> Reply:
         body = json.dumps(status_json(self.source, self.cfg.health_timeout_s))
         return 200, body.encode(), "application/json"
 
-    def _snapshot(self) -> tuple[int, bytes, str]:
-        jpeg = self.source.snapshot_jpeg()
+    def _snapshot(self, req: Request) -> Reply:
+        """`/snapshot.jpg` (the first camera) or `/snapshot.jpg?camera=NAME`."""
+        jpeg = self.source.snapshot_jpeg(req.query.get("camera"))
         if jpeg is None:
             return 503, b"no frame yet\n", TEXT
         return 200, jpeg, "image/jpeg"
 
-    def _page(self) -> tuple[int, bytes, str]:
+    def _page(self, _req: Request | None = None) -> Reply:
         status = status_json(self.source, self.cfg.health_timeout_s)
         return 200, render_page(status).encode(), "text/html; charset=utf-8"
