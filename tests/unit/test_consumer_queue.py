@@ -8,7 +8,7 @@ from camera_streaming.streams.consumer import KeyframeQueue
 
 def test_starts_on_a_keyframe() -> None:
     q: KeyframeQueue[str] = KeyframeQueue(max_units=4)
-    assert not q.offer("d0", 10, False) and q.dropped == 1
+    assert not q.offer("d0", 10, False) and (q.waited, q.dropped) == (1, 0)  # not started yet
     assert q.offer("k1", 10, True) and q.offer("d1", 10, False)
     assert [q.take(), q.take(), q.take()] == ["k1", "d1", None]
 

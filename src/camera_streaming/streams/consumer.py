@@ -1,7 +1,8 @@
 """The policy every viewer of a stream follows (pure: no GStreamer, no clock): a bounded queue
 of encoded units that never blocks the encoder. A viewer starts on a keyframe; when its queue
 is full it drops what it has and skips to the next keyframe (a freeze of at most one GOP, never
-a broken picture), counting every unit it dropped."""
+a broken picture), counting every unit it dropped. Units passed over before its first keyframe
+are not drops (the viewer has not started yet): they are counted apart, as `waited`."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ class KeyframeQueue(Generic[T]):
         self._units: deque[tuple[T, int]] = deque()
         self._bytes = 0
         self.waiting_key = True  # a new viewer starts on a keyframe
-        self.dropped = 0  # units dropped: queue full, or skipped while waiting for a keyframe
+        self.started = False  # a keyframe has been queued
+        self.waited = 0  # units passed over before the first keyframe
+        self.dropped = 0  # units dropped after the start: queue full, then until a keyframe
         self.skips = 0  # times the viewer fell behind and skipped to the next keyframe
 
     def __len__(self) -> int:
@@ -35,7 +38,10 @@ class KeyframeQueue(Generic[T]):
     def offer(self, unit: T, size: int, is_key: bool) -> bool:
         """Queue `unit` (of `size` bytes); False when it was dropped."""
         if self.waiting_key and not is_key:
-            self.dropped += 1
+            if self.started:
+                self.dropped += 1
+            else:
+                self.waited += 1
             return False
         if len(self._units) >= self.max_units or self._bytes + size > self.max_bytes:
             # Behind: everything queued goes, and so does this unit unless it is a keyframe
@@ -49,6 +55,7 @@ class KeyframeQueue(Generic[T]):
                 self.waiting_key = True
                 return False
         self.waiting_key = False
+        self.started = True
         self._units.append((unit, size))
         self._bytes += size
         return True
