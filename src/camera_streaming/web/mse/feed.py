@@ -6,6 +6,9 @@ it for each viewer, then calls each viewer's `wake` (the web layer's thread-safe
 its event loop, which sends what is queued). Viewers are added and removed from the web
 layer's thread; the viewer tuple is replaced, never mutated, so delivery takes no lock for
 it. Nothing here touches GLib per frame.
+
+The feed is attached to the encoder only while it has viewers: the last one leaving detaches
+it, and with no other consumer the stream stops encoding (`wants_frames`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ log = logging.getLogger(__name__)
 VIEWER_QUEUE_UNITS = 90  # about 3 s at 30 fps; more is a viewer that cannot keep up
 VIEWER_QUEUE_BYTES = 8 << 20
 NO_TIME = (1 << 64) - 1  # GST_CLOCK_TIME_NONE
+SECOND = 1_000_000_000
+MAX_STEP = SECOND  # a PTS leap larger than this (or a step back) restarts the timeline
 
 
 class Viewer:
@@ -47,19 +52,27 @@ class Viewer:
 
 
 class MseFeed:
-    """Register with `encoder.add_consumer(feed)`; `add_viewer()` / `remove_viewer()` from
-    the web layer."""
+    """Register viewers with `add_viewer()` / `remove_viewer()` from the web layer; the feed
+    adds itself to the encoder's consumers with the first viewer and leaves with the last.
 
-    def __init__(self, encoder: Any, width: int, height: int, fps: int) -> None:
+    `codec` is the stream's (`h264` or `h265`): only H.264 is packed (`playable`)."""
+
+    def __init__(
+        self, encoder: Any, width: int, height: int, fps: int, codec: str = "h264"
+    ) -> None:
         self.encoder = encoder
-        self.width, self.height = width, height
+        self.width, self.height, self.fps = width, height, fps
+        self.playable = codec == "h264"
         self.duration = fmp4.TIMESCALE // max(1, fps)
         self._viewers: tuple[Viewer, ...] = ()
         self._lock = threading.Lock()
-        self.init: bytes | None = None  # the init segment, once the first SPS/PPS came
-        self.codec = ""  # "avc1.64001f", for MediaSource.addSourceBuffer
+        # (codecs parameter, init segment), once the first SPS/PPS came: one attribute, so
+        # the web thread never sees one without the other
+        self.header: tuple[str, bytes] | None = None
+        self._params: tuple[bytes, bytes] | None = None  # the SPS and PPS it was built from
         self._sequence = 0
-        self._first_pts: int | None = None
+        self._origin: tuple[int, int] | None = None  # (PTS, decode time) the timeline counts from
+        self._last: tuple[int, int] | None = None  # (PTS, decode time) of the last fragment
         self.fragments = 0
         self.viewers_joined = 0
         self.viewers_left = 0
@@ -93,18 +106,20 @@ class MseFeed:
             self.viewers_left += 1
             self.dropped_closed += viewer.dropped
             last = not self._viewers
+            if last:
+                self.encoder.remove_consumer(self)
         with viewer.lock:
             viewer.queue.clear()
-        if last:
-            self.encoder.remove_consumer(self)
 
     def stop(self) -> None:
         with self._lock:
             viewers, self._viewers = self._viewers, ()
+            self.viewers_left += len(viewers)
+            self.dropped_closed += sum(v.dropped for v in viewers)
+            self.encoder.remove_consumer(self)
         for v in viewers:
             with v.lock:
                 v.queue.clear()
-        self.encoder.remove_consumer(self)
 
     # -- encoder output (encoder streaming thread) -------------------------------------------
     @property
@@ -113,29 +128,29 @@ class MseFeed:
 
     def deliver(self, buffer: Any, is_key: bool) -> None:
         viewers = self._viewers
-        if not viewers:
+        if not viewers or not self.playable:
             return
-        data = buffer.extract_dup(0, buffer.get_size())
-        units = fmp4.nal_units(data)
-        if is_key and self.init is None:
+        units = fmp4.nal_units(buffer.extract_dup(0, buffer.get_size()))
+        changed = False
+        if is_key:
             params = fmp4.parameter_sets(units)
-            if params is not None:
-                self.init = fmp4.init_segment(*params, self.width, self.height)
-                self.codec = fmp4.codec_string(params[0])
-        if self.init is None:
+            if params is not None and params != self._params:
+                changed = self._params is not None
+                self._params = params
+                init = fmp4.init_segment(*params, self.width, self.height)
+                self.header = (fmp4.codec_string(params[0]), init)
+        if self.header is None:
             return  # nothing a browser can use before the first SPS/PPS
-        pts = buffer.pts
-        if pts == NO_TIME:  # unstamped: count frame times instead
-            pts = (self._first_pts or 0) + self._sequence * 1_000_000_000 // fmp4.TIMESCALE * (
-                self.duration
-            )
-        if self._first_pts is None or pts < self._first_pts:  # the first, or a rebuilt encoder
-            self._first_pts = pts
-        decode_time = (pts - self._first_pts) * fmp4.TIMESCALE // 1_000_000_000
         self._sequence += 1
         frag = fmp4.fragment(
-            self._sequence, decode_time, self.duration, fmp4.avcc_sample(units), is_key
+            self._sequence,
+            self.decode_time(buffer.pts),
+            self.duration,
+            fmp4.avcc_sample(units),
+            is_key,
         )
+        if changed:  # new parameter sets (a rebuilt encoder): viewers get the new init first
+            frag = self.header[1] + frag
         self.fragments += 1
         size = len(frag)
         for viewer in viewers:
@@ -143,3 +158,21 @@ class MseFeed:
                 queued = viewer.queue.offer(frag, size, is_key)
             if queued:
                 viewer.wake()
+
+    def decode_time(self, pts: int) -> int:
+        """The fragment's decode time in 90 kHz ticks, from the buffer's PTS (nanoseconds).
+        It only moves forward: a PTS that is missing continues one frame after the last; one
+        that goes back (a rebuilt encoder starts its own timeline) or leaps ahead by more
+        than `MAX_STEP` restarts the timeline one frame after the last fragment."""
+        last = self._last
+        if pts == NO_TIME:
+            pts = last[0] + SECOND // max(1, self.fps) if last is not None else 0
+        origin = self._origin
+        if origin is None or last is None:
+            origin = (pts, 0)
+        elif pts <= last[0] or pts - last[0] > MAX_STEP:
+            origin = (pts, last[1] + self.duration)
+        self._origin = origin
+        dt = origin[1] + (pts - origin[0]) * fmp4.TIMESCALE // SECOND
+        self._last = (pts, dt)
+        return dt
