@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # gi is imported only when a streamer starts
     from .gst.runtime import MainLoopThread
     from .onvif import DiscoveryResponder
     from .web.http import HttpServer
+    from .web.mse.feed import MseFeed
 
 log = logging.getLogger(__name__)
 signal_log = logging.getLogger("camera_streaming")
@@ -288,6 +289,19 @@ class Streamer:
             return False
         return self.cameras[0].push_frame(frame)
 
+    def mse_feed(self, path: str) -> MseFeed | None:
+        """The MSE feed of the stream at `path` (`/stream`), made on first use; None for a
+        path that is no stream (or before the encoders started). Called from the HTTP loop."""
+        from .web.mse.feed import MseFeed
+
+        for stream in self.streams:
+            if stream.path == path and stream.encoder is not None:
+                if stream.mse is None:
+                    v = stream.video
+                    stream.mse = MseFeed(stream.encoder, v.width, v.height, v.fps, v.codec)
+                return stream.mse
+        return None
+
     def snapshot_jpeg(self, camera: str | None = None) -> bytes | None:
         """The latest frame of a camera (default: the first) as JPEG; None before any frame
         or for an unknown camera."""
@@ -333,6 +347,7 @@ class Streamer:
             outputs=tuple(o for s in streams for o in s.outputs),
             faults=faults,
             cameras=cams,
+            viewers=sum(s.viewers for s in streams),
         )
 
     def memory_history(self) -> list[tuple[float, int, int | None]]:

@@ -55,5 +55,8 @@ def test_camera_and_stream_labels() -> None:
         'camera_streaming_stream_info{camera="front",codec="h264",encoder="x264enc",'
         'stream="/front",video="640x360@10 500 kbps"} 1.0',
         'camera_streaming_output_up{camera="front",output="rtmp",stream="/front/sub"} 1.0',
+        'camera_streaming_stream_viewers{camera="front",kind="mse",stream="/front"} 0.0',
+        'camera_streaming_stream_viewer_dropped_fragments_total{camera="side",kind="mse",'
+        'stream="/side"} 0.0',
     ):
         assert line in text, line

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ..gst.encoder_catalog import EncoderSpec
     from ..gst.outputs.base import EncodedOutput
     from ..gst.rtsp.mount import Mount
+    from ..web.mse.feed import MseFeed
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class Stream:
         self.spec: EncoderSpec | None = None
         self.outputs: list[EncodedOutput] = []
         self.mount: Mount | None = None
+        self.mse: MseFeed | None = None  # browsers over MSE, made on the first (service.py)
         self.frames = 0
         self.encoder_stalls = 0
         self._counted_at, self._counted_rate = 0.0, 0.0  # gst: cameras (count_encoded)
@@ -174,7 +176,7 @@ class Stream:
 
     # -- figures -----------------------------------------------------------------------------
     def snapshot(self) -> StreamSnapshot:
-        enc, mount, v = self.encoder, self.mount, self.video
+        enc, mount, mse, v = self.encoder, self.mount, self.mse, self.video
         own = self.pipeline if self.pipeline is self.encoder else None
         return StreamSnapshot(
             path=self.path,
@@ -190,4 +192,8 @@ class Stream:
             encoder=self.spec.name if self.spec else "",
             outputs=tuple(o.status() for o in self.outputs),
             codec=v.codec,
+            viewers=mse.viewers if mse else 0,
+            viewers_joined=mse.viewers_joined if mse else 0,
+            viewers_left=mse.viewers_left if mse else 0,
+            viewer_dropped=mse.dropped if mse else 0,
         )

@@ -151,11 +151,16 @@ class StreamSnapshot:
     encoder: str
     outputs: tuple[OutputStatus, ...] = ()
     codec: str = "h264"
+    viewers: int = 0  # browsers watching it over MSE now
+    viewers_joined: int = 0  # ... since start
+    viewers_left: int = 0
+    viewer_dropped: int = 0  # fragments dropped for browsers that fell behind
 
     def short(self) -> str:
         return (
             f"{self.path} fps={self.fps:.1f} encoded={self.encoded} clients={self.clients} "
-            f"dropped={self.dropped}" + "".join(f" {o.short()}" for o in self.outputs)
+            f"viewers={self.viewers} dropped={self.dropped}"
+            + "".join(f" {o.short()}" for o in self.outputs)
         )
 
 
@@ -210,6 +215,7 @@ class Snapshot:
     outputs: tuple[OutputStatus, ...] = ()  # RTMP / recording / publish of every stream
     faults: dict[str, int] = field(default_factory=dict)  # FaultCounters of every camera
     cameras: tuple[CameraSnapshot, ...] = ()
+    viewers: int = 0  # browsers watching over MSE now, every stream
 
     def lines(self) -> list[str]:
         """The stats lines: one per camera (when the process has more than one stream), then
@@ -222,7 +228,8 @@ class Snapshot:
         return (
             f"frames={self.frames} fps={self.fps:.1f} uptime={format_uptime(self.uptime_s)} "
             f"rss={self.rss_bytes / 1e6:.1f}MB{heap} dropped={self.dropped} "
-            f"clients={self.clients} sessions={self.sessions} medias={self.medias} "
+            f"clients={self.clients} viewers={self.viewers} sessions={self.sessions} "
+            f"medias={self.medias} "
             f"connected={self.connected} closed={self.closed} encoded={self.encoded}"
             + "".join(f" {o.short()}" for o in self.outputs)
             + "".join(f" {k}={v}" for k, v in self.faults.items() if v)

@@ -44,6 +44,7 @@ class SnapshotCollector:
                       "client queues full)", s.dropped)  # fmt: skip
         yield gauge("fps", "Frames per second over the last second", s.fps)
         yield gauge("clients", "RTSP connections open", s.clients)
+        yield gauge("viewers", "Browsers watching over MSE", s.viewers)
         yield gauge("sessions", "RTSP sessions", s.sessions)
         yield counter("bytes_sent", "Encoded bytes handed to RTSP clients", s.bytes_sent)
         yield gauge("rss_bytes", "Resident set size", s.rss_bytes)
@@ -88,6 +89,12 @@ def per_camera(s: Snapshot) -> Iterator[Metric]:
     dropped = _family(CounterMetricFamily, "stream_dropped_frames", behind, st)
     clients = _family(GaugeMetricFamily, "stream_clients", "RTSP clients playing", st)
     sent = _family(CounterMetricFamily, "stream_bytes_sent", "Bytes handed to RTSP clients", st)
+    vk = [*st, "kind"]  # kind="mse" (WebRTC viewers will be another kind)
+    viewers = _family(GaugeMetricFamily, "stream_viewers", "Browsers watching now", vk)
+    joined = _family(CounterMetricFamily, "stream_viewers_joined", "Browsers that joined", vk)
+    left = _family(CounterMetricFamily, "stream_viewers_left", "Browsers that left", vk)
+    v_drop = _family(CounterMetricFamily, "stream_viewer_dropped_fragments",
+                     "Fragments dropped for browsers that fell behind", vk)  # fmt: skip
     for c in s.cameras:
         frames.add_metric([c.name], c.frames)
         fps.add_metric([c.name], c.fps)
@@ -103,7 +110,13 @@ def per_camera(s: Snapshot) -> Iterator[Metric]:
             dropped.add_metric(labels, x.dropped)
             clients.add_metric(labels, x.clients)
             sent.add_metric(labels, x.bytes_sent)
+            mse = [*labels, "mse"]
+            viewers.add_metric(mse, x.viewers)
+            joined.add_metric(mse, x.viewers_joined)
+            left.add_metric(mse, x.viewers_left)
+            v_drop.add_metric(mse, x.viewer_dropped)
     yield from (frames, fps, idle, hook, lost, info, s_fps, encoded, keys, dropped, clients, sent)
+    yield from (viewers, joined, left, v_drop)
 
 
 def per_output(s: Snapshot) -> Iterator[Metric]:
