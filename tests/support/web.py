@@ -56,6 +56,9 @@ class FakeStatus:
         return {"urls": ["rtsp://127.0.0.1:8554/stream"], "codec": "h264", "source": "test",
                 "video": "320x240@25", "encoder": "x264enc", "version": "0"}  # fmt: skip
 
+    def mse_feed(self, path: str) -> None:
+        return None  # no streams: a WebSocket is closed with 4404
+
 
 def tiny_jpeg() -> bytes:
     ok, buf = cv2.imencode(".jpg", np.full((16, 16, 3), 128, np.uint8))

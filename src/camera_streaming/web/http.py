@@ -1,6 +1,7 @@
 """The HTTP side port: `/metrics` (Prometheus), `/healthz`, `/api/status` (JSON),
-`/snapshot.jpg` and `/`, the status page; over TLS when given a certificate, behind the RTSP
-users when given an auth method (docs/web.md).
+`/snapshot.jpg`, `/`, the status page, and the browser view: `/view/<stream path>`, a player
+page, fed over the WebSocket `/<stream path>/ws` (web/mse/); over TLS when given a
+certificate, behind the RTSP users when given an auth method (docs/web.md, docs/browser.md).
 
 It only serialises what it is handed (snapshots, the memory history, JPEG bytes); it never
 touches GStreamer. Tornado serves on an asyncio loop in one thread, `http`; a route that may
@@ -21,7 +22,7 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import tornado.httpserver
 import tornado.netutil
@@ -35,6 +36,10 @@ from ..telemetry.stats import Snapshot
 from .auth import METHODS, Authenticator, BadCredentials
 from .metrics import SnapshotCollector, healthy, status_json
 from .page import render_page
+from .view import view_reply
+
+if TYPE_CHECKING:
+    from .mse.feed import MseFeed
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +59,8 @@ class StatusSource(Protocol):
     def snapshot_jpeg(self, camera: str | None = None) -> bytes | None: ...
 
     def describe(self) -> Mapping[str, Any]: ...
+
+    def mse_feed(self, path: str) -> MseFeed | None: ...
 
 
 @dataclass(frozen=True)
@@ -263,7 +270,7 @@ class HttpServer:
             "/": self._page,
             "/index.html": self._page,
         }
-        self.prefix_routes: list[tuple[str, Route]] = []  # GET by path prefix (longest first)
+        self.prefix_routes: list[tuple[str, Route]] = [("/view/", self._view)]  # longest first
         self.post_routes: dict[str, Route] = {}
         # Routes that authenticate by themselves (ONVIF's WS-Security): HTTP auth is not
         # demanded there; what it found is passed on as `Request.user`.
@@ -279,6 +286,9 @@ class HttpServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: tornado.httpserver.HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # Open WebSockets (web/mse/websocket.py): once upgraded they are no longer the HTTP
+        # server's connections, so `stop()` closes them itself. Touched on the loop only.
+        self.websockets: set[Any] = set()
 
     def get_route(self, path: str) -> Route | None:
         route = self.routes.get(path)
@@ -373,8 +383,10 @@ class HttpServer:
                 loop.close()
 
     async def _serve(self, tls: ssl.SSLContext | None) -> None:
+        from .mse.websocket import websocket_route
+
         app = tornado.web.Application(
-            [(r".*", _Handler, {"server": self})],
+            [websocket_route(self), (r".*", _Handler, {"server": self})],
             log_function=_log_request,
             compress_response=False,
         )
@@ -392,9 +404,12 @@ class HttpServer:
         server = self._server
         if server is None:
             return
+        from .mse.websocket import close_websockets
+
         server.stop()  # no new connections; the listening sockets are closed
+        await close_websockets(self.websockets, timeout / 2)
         try:
-            await asyncio.wait_for(server.close_all_connections(), timeout)
+            await asyncio.wait_for(server.close_all_connections(), timeout / 2)
         except asyncio.TimeoutError:
             log.warning("HTTP connections still open after %.1f s at stop", timeout)
 
@@ -452,3 +467,6 @@ class HttpServer:
     def _page(self, _req: Request | None = None) -> Reply:
         status = status_json(self.source, self.cfg.health_timeout_s)
         return 200, render_page(status).encode(), "text/html; charset=utf-8"
+
+    def _view(self, req: Request) -> Reply:
+        return view_reply(self.source.describe(), req.path, req.query)
