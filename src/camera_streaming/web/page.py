@@ -1,12 +1,15 @@
 """The status page at `/`: one self-contained HTML document (no external assets: boards are
 often offline). The first status is embedded so the page renders without waiting; it then
-polls `/api/status` and reloads `/snapshot.jpg` every few seconds. A table lists every camera's
-streams with their URLs and figures."""
+polls `/api/status` and reloads `/snapshot.jpg` every few seconds. Beside the snapshot, a small
+muted live player per stream (the `/view` page's player, web/player.js). A table lists every
+camera's streams with their URLs and figures."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+from .view import player_script
 
 REFRESH_MS = 2000
 
@@ -23,7 +26,9 @@ main{display:grid;grid-template-columns:minmax(320px,1.3fr) minmax(300px,1fr);ga
 padding:14px}
 section{background:#fff;border-radius:8px;padding:12px 14px;box-shadow:0 1px 3px #0002}
 h2{font-size:14px;margin:0 0 8px;color:#566}
-#snap{width:100%;border-radius:4px;background:#222;min-height:120px;display:block}
+#snap,.tile video{width:100%;border-radius:4px;background:#222;min-height:120px;display:block}
+.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:10px}
+.tile{margin:0}.tile figcaption{font-size:12px;color:#566;margin-top:3px}
 table{border-collapse:collapse;width:100%}td{padding:3px 6px;border-bottom:1px solid #eee}
 td:first-child{color:#667;width:45%}code{background:#eef;padding:1px 4px;border-radius:3px}
 #chart{width:100%;height:190px}.legend span{margin-right:12px}
@@ -31,7 +36,9 @@ td:first-child{color:#667;width:45%}code{background:#eef;padding:1px 4px;border-
 <header><h1>camera-streaming</h1><span id="health" class="badge">...</span>
 <span id="summary"></span></header>
 <main>
-<section><h2>Latest frame</h2><img id="snap" alt="latest frame" src="/snapshot.jpg"></section>
+<section><h2>Latest frame and live view</h2><div class="tiles" id="tiles">
+<figure class="tile"><img id="snap" alt="latest frame" src="/snapshot.jpg">
+<figcaption>snapshot</figcaption></figure></div></section>
 <section><h2>Stream</h2><div id="urls"></div><table id="figures"></table></section>
 <section style="grid-column:1/-1"><h2>Cameras and streams</h2>
 <table id="streams"></table></section>
@@ -40,6 +47,7 @@ td:first-child{color:#667;width:45%}code{background:#eef;padding:1px 4px;border-
 <div class="legend"><span style="color:#2563eb">&#9632; RSS</span>
 <span style="color:#ea7a14">&#9632; allocator in use</span><span id="range"></span></div>
 </section></main>
+<script>__PLAYER__</script>
 <script>
 const initial = __STATUS__;
 const fmtMB = b => (b / 1e6).toFixed(1) + " MB";
@@ -53,7 +61,8 @@ function render(s) {
   h.textContent = s.healthy ? "frames flowing" : "no frames";
   h.className = "badge " + (s.healthy ? "ok" : "bad");
   document.getElementById("summary").textContent =
-    st.fps.toFixed(1) + " fps, " + st.clients + " client(s), up " + Math.floor(st.uptime_s) + " s";
+    st.fps.toFixed(1) + " fps, " + st.clients + " client(s), " + (st.viewers || 0) +
+    " browser(s), up " + Math.floor(st.uptime_s) + " s";
   document.getElementById("urls").innerHTML = s.urls.map(
     u => "<p><code>" + esc(u) + "</code></p>").join("");
   document.getElementById("figures").innerHTML =
@@ -61,6 +70,7 @@ function render(s) {
     row("encoder", esc(st.encoder) + " (" + esc(s.codec) + ")") +
     row("FPS", st.fps.toFixed(1)) + row("frames", st.frames) +
     row("clients / sessions", st.clients + " / " + st.sessions) +
+    row("browsers watching", st.viewers || 0) +
     row("dropped", st.dropped) + row("sent", fmtMB(st.bytes_sent)) +
     row("RSS", fmtMB(st.rss_bytes)) +
     row("allocator in use", st.heap_bytes == null ? "n/a" : fmtMB(st.heap_bytes)) +
@@ -73,13 +83,14 @@ function streams(s) {
   const figs = {};
   for (const c of (s.stats.cameras || [])) for (const x of c.streams) figs[x.path] = [c, x];
   let html = "<tr><td>camera / stream</td><td>URL</td><td>video</td><td>encoder</td>" +
-    "<td>fps</td><td>clients</td><td>dropped</td></tr>";
+    "<td>fps</td><td>clients</td><td>browsers</td><td>dropped</td></tr>";
   for (const c of (s.cameras || [])) for (const x of c.streams) {
     const [cf, f] = figs[x.path] || [{}, {}];
     html += '<tr data-path="' + esc(x.path) + '"><td>' + esc(c.name) + " " + esc(x.path) +
       "</td><td><code>" + esc(x.urls[0]) + "</code></td><td>" + esc(x.video) + "</td><td>" +
       esc(x.encoder) + "</td><td>" + (f.fps == null ? "" : f.fps.toFixed(1)) + "</td><td>" +
-      (f.clients == null ? "" : f.clients) + "</td><td>" + (f.dropped == null ? "" : f.dropped) +
+      (f.clients == null ? "" : f.clients) + "</td><td>" + (f.viewers == null ? "" : f.viewers) +
+      "</td><td>" + (f.dropped == null ? "" : f.dropped) +
       "</td></tr>";
   }
   document.getElementById("streams").innerHTML = html;
@@ -117,7 +128,24 @@ function chart(mem) {
   document.getElementById("range").textContent =
     mem.length + " samples, last RSS " + fmtMB(mem[mem.length - 1][1]);
 }
+function live(s) {
+  const tiles = document.getElementById("tiles");
+  for (const c of (s.cameras || [])) for (const x of c.streams) {
+    const fig = document.createElement("figure");
+    fig.className = "tile";
+    fig.innerHTML = '<video muted autoplay playsinline></video><figcaption><a href="/view' +
+      esc(x.path) + '">' + esc(x.path) + "</a> <span></span></figcaption>";
+    fig.dataset.path = x.path;
+    tiles.appendChild(fig);
+    const player = startPlayer(fig.querySelector("video"), x.path, {mode: "auto"});
+    const state = fig.querySelector("span");
+    setInterval(() => {
+      state.textContent = player.state + (player.state === "playing" ? "" : " " + player.error);
+    }, 1000);
+  }
+}
 render(initial);
+live(initial);
 setInterval(() => {
   fetch("/api/status").then(r => r.json()).then(render).catch(() => {});
   snap.src = "/snapshot.jpg?t=" + Date.now();
@@ -128,4 +156,5 @@ setInterval(() => {
 
 def render_page(status: dict[str, Any]) -> str:
     data = json.dumps(status).replace("</", "<\\/")
-    return _PAGE.replace("__STATUS__", data).replace("__REFRESH__", str(REFRESH_MS))
+    page = _PAGE.replace("__STATUS__", data).replace("__REFRESH__", str(REFRESH_MS))
+    return page.replace("__PLAYER__", player_script())
