@@ -347,7 +347,7 @@ class Streamer:
             outputs=tuple(o for s in streams for o in s.outputs),
             faults=faults,
             cameras=cams,
-            viewers=sum(s.viewers for s in streams),
+            mse_viewers=sum(s.mse_viewers for s in streams),
         )
 
     def memory_history(self) -> list[tuple[float, int, int | None]]:

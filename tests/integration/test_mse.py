@@ -70,7 +70,7 @@ def base(streamer: Streamer) -> str:
 def idle(streamer: Streamer) -> bool:
     """No viewer left and nothing wants the encode."""
     stream = streamer.streams[0]
-    return streamer.snapshot().viewers == 0 and not stream.wanted
+    return streamer.snapshot().mse_viewers == 0 and not stream.wanted
 
 
 def test_view_page_plays_at_full_rate_with_low_latency(port: int) -> None:
@@ -97,20 +97,20 @@ def test_view_page_plays_at_full_rate_with_low_latency(port: int) -> None:
         # while it plays the viewer is counted in the figures
         snap = streamer.snapshot()
         s = snap.cameras[0].streams[0]
-        assert (snap.viewers, s.viewers, s.viewers_joined, s.viewers_left) == (1, 1, 1, 0)
-        assert "viewers=1" in snap.line()
+        assert (snap.mse_viewers, s.mse_viewers, s.mse_joined, s.mse_left) == (1, 1, 1, 0)
+        assert "mse=1" in snap.line() and "mse=1" in s.short()
         _, body, _ = get(base(streamer) + "/metrics")
         metrics = body.decode()
         assert re.search(r'stream_viewers\{camera="[^"]+",kind="mse",stream="/stream"\} 1\.0',
                          metrics), metrics  # fmt: skip
         assert "camera_streaming_stream_viewer_dropped_fragments_total{" in metrics
         _, body, _ = get(base(streamer) + "/api/status")
-        assert json.loads(body)["stats"]["cameras"][0]["streams"][0]["viewers"] == 1
+        assert json.loads(body)["stats"]["cameras"][0]["streams"][0]["mse_viewers"] == 1
 
         page.close()  # a closed tab frees everything: the encode stops
         assert wait_for(lambda: idle(streamer), 5), streamer.snapshot()
         s = streamer.snapshot().cameras[0].streams[0]
-        assert (s.viewers_joined, s.viewers_left) == (1, 1)
+        assert (s.mse_joined, s.mse_left) == (1, 1)
 
         # the status page plays every stream beside the snapshot
         page = browser.new_page()
@@ -118,7 +118,7 @@ def test_view_page_plays_at_full_rate_with_low_latency(port: int) -> None:
         assert page.locator('.tile[data-path="/stream"] video').count() == 1
         page.wait_for_function("window.__players.length === 1 && window.__players[0].frames > 10",
                                timeout=15_000)  # fmt: skip
-        assert streamer.snapshot().viewers == 1
+        assert streamer.snapshot().mse_viewers == 1
         page.close()
         assert wait_for(lambda: idle(streamer), 5)
 
@@ -140,7 +140,7 @@ def test_credentials_on_the_page_and_the_websocket(port: int) -> None:
         assert reply.startswith("http/1.1 401") and 'www-authenticate: digest realm="' in reply
         ctx.close()
         assert wait_for(lambda: idle(streamer), 5)
-        joined = streamer.snapshot().cameras[0].streams[0].viewers_joined
+        joined = streamer.snapshot().cameras[0].streams[0].mse_joined
 
         ctx = browser.new_context()  # no credentials
         page = ctx.new_page()
@@ -155,7 +155,7 @@ def test_credentials_on_the_page_and_the_websocket(port: int) -> None:
         assert code == 1006  # the handshake failed
         ctx.close()
         s = streamer.snapshot().cameras[0].streams[0]
-        assert s.viewers_joined == joined and idle(streamer)
+        assert s.mse_joined == joined and idle(streamer)
 
 
 def test_auto_falls_back_to_mse_and_the_player_reconnects(port: int) -> None:
@@ -169,7 +169,7 @@ def test_auto_falls_back_to_mse_and_the_player_reconnects(port: int) -> None:
         page.wait_for_function(PLAYING, timeout=15_000)
         p = player(page)
         assert p["tech"] == "mse" and "webrtc" in p["error"] and time.monotonic() - t0 > 2.9
-        assert streamer.snapshot().viewers == 1
+        assert streamer.snapshot().mse_viewers == 1
 
         http = streamer.http
         assert http is not None and http._loop is not None
@@ -216,14 +216,14 @@ def test_bad_websockets_close_with_a_reason(port: int) -> None:
         assert first[-len(first) :].find(b"mdat") > 0 and len(rest) == 2
         assert wait_for(lambda: idle(streamer), 5)
         s = streamer.snapshot().cameras[0].streams[0]
-        assert (s.viewers_joined, s.viewers_left) == (1, 1)  # the 4404s joined nothing
+        assert (s.mse_joined, s.mse_left) == (1, 1)  # the 4404s joined nothing
 
         # stop() closes the viewers' WebSockets (they are no longer the HTTP server's)
         closed: list[tuple[int | None, str | None]] = []
         watcher = threading.Thread(target=lambda: closed.append(asyncio.run(ws_closed(
             ws + "/stream/ws", timeout=30))))  # fmt: skip
         watcher.start()
-        assert wait_for(lambda: streamer.snapshot().viewers == 1, 10)
+        assert wait_for(lambda: streamer.snapshot().mse_viewers == 1, 10)
         t0 = time.monotonic()
         streamer.stop()
         watcher.join(10)
@@ -291,9 +291,9 @@ def test_500_viewer_lives_leak_nothing(port: int) -> None:
         s = streamer.snapshot().cameras[0].streams[0]
         print(f"{CYCLES - WARM_UP} lives in {seconds:.1f} s; RSS {rss0 / 1e6:.2f} -> "
               f"{rss1 / 1e6:.2f} MB; fds {fds0} -> {fds1}; threads {threads0} -> {threads1}; "
-              f"{s.viewers_joined} joined, {s.viewer_dropped} dropped")  # fmt: skip
+              f"{s.mse_joined} joined, {s.mse_dropped} dropped")  # fmt: skip
         assert errors == []
-        assert (s.viewers, s.viewers_joined, s.viewers_left) == (0, CYCLES, CYCLES)
+        assert (s.mse_viewers, s.mse_joined, s.mse_left) == (0, CYCLES, CYCLES)
         assert rss1 - rss0 <= 2_000_000
         assert (fds1, threads1) == (fds0, threads0)
         assert http_port and not streamer.streams[0].wanted  # the feed has left the encoder

@@ -185,15 +185,17 @@ class Stream:
             fps=self._counted_rate if self._counted_at else self._fps.fps,
             encoded=enc.frames_out if enc else 0,
             keyframes=enc.keyframes_out if enc else 0,
-            dropped=(own.dropped if own else 0) + (mount.dropped if mount else 0),
+            dropped=(own.dropped if own else 0)
+            + (mount.dropped if mount else 0)
+            + (mse.dropped if mse else 0),
             clients=mount.live_feeds if mount else 0,
             medias=mount.feeds if mount else 0,
             bytes_sent=mount.bytes_sent if mount else 0,
             encoder=self.spec.name if self.spec else "",
             outputs=tuple(o.status() for o in self.outputs),
             codec=v.codec,
-            viewers=mse.viewers if mse else 0,
-            viewers_joined=mse.viewers_joined if mse else 0,
-            viewers_left=mse.viewers_left if mse else 0,
-            viewer_dropped=mse.dropped if mse else 0,
+            mse_viewers=mse.viewers if mse else 0,
+            mse_joined=mse.viewers_joined if mse else 0,
+            mse_left=mse.viewers_left if mse else 0,
+            mse_dropped=mse.dropped if mse else 0,
         )

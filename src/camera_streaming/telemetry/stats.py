@@ -151,16 +151,16 @@ class StreamSnapshot:
     encoder: str
     outputs: tuple[OutputStatus, ...] = ()
     codec: str = "h264"
-    viewers: int = 0  # browsers watching it over MSE now
-    viewers_joined: int = 0  # ... since start
-    viewers_left: int = 0
-    viewer_dropped: int = 0  # fragments dropped for browsers that fell behind
+    mse_viewers: int = 0  # browsers watching it over MSE (WebSocket) now
+    mse_joined: int = 0  # ... since start
+    mse_left: int = 0
+    mse_dropped: int = 0  # fragments dropped for browsers that fell behind (also in dropped)
 
     def short(self) -> str:
+        mse = f" mse={self.mse_viewers}" if self.mse_joined else ""
         return (
             f"{self.path} fps={self.fps:.1f} encoded={self.encoded} clients={self.clients} "
-            f"viewers={self.viewers} dropped={self.dropped}"
-            + "".join(f" {o.short()}" for o in self.outputs)
+            f"dropped={self.dropped}{mse}" + "".join(f" {o.short()}" for o in self.outputs)
         )
 
 
@@ -215,7 +215,7 @@ class Snapshot:
     outputs: tuple[OutputStatus, ...] = ()  # RTMP / recording / publish of every stream
     faults: dict[str, int] = field(default_factory=dict)  # FaultCounters of every camera
     cameras: tuple[CameraSnapshot, ...] = ()
-    viewers: int = 0  # browsers watching over MSE now, every stream
+    mse_viewers: int = 0  # browsers watching over MSE now, every stream
 
     def lines(self) -> list[str]:
         """The stats lines: one per camera (when the process has more than one stream), then
@@ -228,9 +228,9 @@ class Snapshot:
         return (
             f"frames={self.frames} fps={self.fps:.1f} uptime={format_uptime(self.uptime_s)} "
             f"rss={self.rss_bytes / 1e6:.1f}MB{heap} dropped={self.dropped} "
-            f"clients={self.clients} viewers={self.viewers} sessions={self.sessions} "
-            f"medias={self.medias} "
+            f"clients={self.clients} sessions={self.sessions} medias={self.medias} "
             f"connected={self.connected} closed={self.closed} encoded={self.encoded}"
+            + (f" mse={self.mse_viewers}" if self.mse_viewers else "")
             + "".join(f" {o.short()}" for o in self.outputs)
             + "".join(f" {k}={v}" for k, v in self.faults.items() if v)
         )

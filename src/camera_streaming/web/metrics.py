@@ -44,7 +44,7 @@ class SnapshotCollector:
                       "client queues full)", s.dropped)  # fmt: skip
         yield gauge("fps", "Frames per second over the last second", s.fps)
         yield gauge("clients", "RTSP connections open", s.clients)
-        yield gauge("viewers", "Browsers watching over MSE", s.viewers)
+        yield gauge("mse_viewers", "Browsers watching over MSE (WebSocket)", s.mse_viewers)
         yield gauge("sessions", "RTSP sessions", s.sessions)
         yield counter("bytes_sent", "Encoded bytes handed to RTSP clients", s.bytes_sent)
         yield gauge("rss_bytes", "Resident set size", s.rss_bytes)
@@ -89,8 +89,8 @@ def per_camera(s: Snapshot) -> Iterator[Metric]:
     dropped = _family(CounterMetricFamily, "stream_dropped_frames", behind, st)
     clients = _family(GaugeMetricFamily, "stream_clients", "RTSP clients playing", st)
     sent = _family(CounterMetricFamily, "stream_bytes_sent", "Bytes handed to RTSP clients", st)
-    vk = [*st, "kind"]  # kind="mse" (WebRTC viewers will be another kind)
-    viewers = _family(GaugeMetricFamily, "stream_viewers", "Browsers watching now", vk)
+    vk = [*st, "kind"]  # kind="mse" (fMP4 over a WebSocket)
+    viewers = _family(GaugeMetricFamily, "stream_viewers", "Browser viewers now, by kind", vk)
     joined = _family(CounterMetricFamily, "stream_viewers_joined", "Browsers that joined", vk)
     left = _family(CounterMetricFamily, "stream_viewers_left", "Browsers that left", vk)
     v_drop = _family(CounterMetricFamily, "stream_viewer_dropped_fragments",
@@ -111,10 +111,10 @@ def per_camera(s: Snapshot) -> Iterator[Metric]:
             clients.add_metric(labels, x.clients)
             sent.add_metric(labels, x.bytes_sent)
             mse = [*labels, "mse"]
-            viewers.add_metric(mse, x.viewers)
-            joined.add_metric(mse, x.viewers_joined)
-            left.add_metric(mse, x.viewers_left)
-            v_drop.add_metric(mse, x.viewer_dropped)
+            viewers.add_metric(mse, x.mse_viewers)
+            joined.add_metric(mse, x.mse_joined)
+            left.add_metric(mse, x.mse_left)
+            v_drop.add_metric(mse, x.mse_dropped)
     yield from (frames, fps, idle, hook, lost, info, s_fps, encoded, keys, dropped, clients, sent)
     yield from (viewers, joined, left, v_drop)
 

@@ -61,7 +61,7 @@ function render(s) {
   h.textContent = s.healthy ? "frames flowing" : "no frames";
   h.className = "badge " + (s.healthy ? "ok" : "bad");
   document.getElementById("summary").textContent =
-    st.fps.toFixed(1) + " fps, " + st.clients + " client(s), " + (st.viewers || 0) +
+    st.fps.toFixed(1) + " fps, " + st.clients + " client(s), " + (st.mse_viewers || 0) +
     " browser(s), up " + Math.floor(st.uptime_s) + " s";
   document.getElementById("urls").innerHTML = s.urls.map(
     u => "<p><code>" + esc(u) + "</code></p>").join("");
@@ -70,7 +70,7 @@ function render(s) {
     row("encoder", esc(st.encoder) + " (" + esc(s.codec) + ")") +
     row("FPS", st.fps.toFixed(1)) + row("frames", st.frames) +
     row("clients / sessions", st.clients + " / " + st.sessions) +
-    row("browsers watching", st.viewers || 0) +
+    row("browsers watching", st.mse_viewers || 0) +
     row("dropped", st.dropped) + row("sent", fmtMB(st.bytes_sent)) +
     row("RSS", fmtMB(st.rss_bytes)) +
     row("allocator in use", st.heap_bytes == null ? "n/a" : fmtMB(st.heap_bytes)) +
@@ -89,8 +89,9 @@ function streams(s) {
     html += '<tr data-path="' + esc(x.path) + '"><td>' + esc(c.name) + " " + esc(x.path) +
       "</td><td><code>" + esc(x.urls[0]) + "</code></td><td>" + esc(x.video) + "</td><td>" +
       esc(x.encoder) + "</td><td>" + (f.fps == null ? "" : f.fps.toFixed(1)) + "</td><td>" +
-      (f.clients == null ? "" : f.clients) + "</td><td>" + (f.viewers == null ? "" : f.viewers) +
-      "</td><td>" + (f.dropped == null ? "" : f.dropped) +
+      (f.clients == null ? "" : f.clients) + "</td><td>" +
+      (f.mse_viewers == null ? "" : f.mse_viewers) + "</td><td>" +
+      (f.dropped == null ? "" : f.dropped) +
       "</td></tr>";
   }
   document.getElementById("streams").innerHTML = html;
