@@ -27,7 +27,7 @@ function startPlayer(video, path, options) {
     path: path, mode: options.mode || "auto", tech: "", state: "starting", error: "",
     connects: 0, reconnects: 0, retryInMs: 0, closeCode: null, closeReason: "",
     codec: "", messages: 0, bytes: 0, appends: 0, trims: 0, seeks: 0, liveSeeks: 0,
-    gapSkips: 0, rateChanges: 0, rate: 1, ahead: 0, buffered: 0, bufferedMax: 0,
+    gapSkips: 0, rateChanges: 0, stalls: 0, rate: 1, ahead: 0, buffered: 0, bufferedMax: 0,
     frames: 0, dropped: 0, latency: [],
   };
   (window.__players = window.__players || []).push(stats);
@@ -36,6 +36,9 @@ function startPlayer(video, path, options) {
   video.autoplay = true;
   video.playsInline = true;
   video.setAttribute("playsinline", "");
+  video.addEventListener("waiting", function () { // the playhead ran out of data
+    if (stats.state === "playing") stats.stalls++;
+  });
   setInterval(function () {
     const q = video.getVideoPlaybackQuality && video.getVideoPlaybackQuality();
     if (q) { stats.frames = q.totalVideoFrames; stats.dropped = q.droppedVideoFrames; }
