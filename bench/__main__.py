@@ -1,8 +1,9 @@
 """`make bench`: every benchmark in one run, each figure a ratio against a baseline measured
 in the same run (the machines are shared and noisy; absolute figures mean little here).
 
-    python -m bench                      # everything (about 23 minutes), writes docs/benchmarks.md
-    python -m bench --only cpu join      # some sections (the page keeps the other table)
+    python -m bench                      # everything (about 36 minutes), writes docs/benchmarks.md
+    python -m bench --only cpu join      # some sections (the page keeps the other tables)
+    python -m bench --only mse --mse-minutes 2   # browsers over MSE, a shorter latency run
     python -m bench --quick --no-write   # the tiny smoke version (what make test runs)
 
 Progress goes to stderr; the table to stdout.
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from . import measure, report  # noqa: E402
+from .doc import DOC, MAIN_SECTIONS, OWN_TABLES, write_doc  # noqa: E402
 from .servers import (  # noqa: E402
     C_BASELINE,
     CRASHES,
@@ -35,11 +36,7 @@ from .servers import (  # noqa: E402
     Video,
 )
 
-MAIN_SECTIONS = ("cpu", "join", "latency", "ceiling")  # the page's "Results" table
-SECTIONS = (*MAIN_SECTIONS, "cameras")  # cameras: its own table
-DOC = ROOT / "docs" / "benchmarks.md"
-FINDINGS = "## Findings"
-CAMERAS_HEADING = "## Several cameras in one process"
+SECTIONS = (*MAIN_SECTIONS, *OWN_TABLES)  # cameras, mse: each its own table
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -62,6 +59,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cameras-sub", default="640x360@10", help="cameras: sub stream size@fps")
     p.add_argument("--cameras-window", type=float, default=15.0, help="cameras: seconds")
     p.add_argument("--cameras-rounds", type=int, default=5, help="cameras: median over N")
+    p.add_argument("--mse-size", default="1280x720", help="mse: frame size (1280x720)")
+    p.add_argument("--mse-minutes", type=float, default=10.0, help="mse: latency run, minutes")
+    p.add_argument("--mse-viewers", type=int, default=16, help="mse: viewers against 1")
+    p.add_argument("--mse-window", type=float, default=20.0, help="mse: CPU window, seconds")
+    p.add_argument("--mse-rounds", type=int, default=2, help="mse: CPU rounds (median)")
     p.add_argument("--out", type=Path, default=DOC, help="the docs page to write")
     p.add_argument("--no-write", action="store_true", help="print the table only")
     args = p.parse_args(argv)
@@ -72,6 +74,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.ceiling_size, args.ceiling_frames, args.ceiling_rounds = "320x240", 30, 1
         args.cameras_size, args.cameras_sub = "320x240", "160x120@10"
         args.cameras_window, args.cameras_rounds = 1.0, 1
+        args.mse_size, args.mse_minutes, args.mse_viewers = "320x240", 0.2, 2
+        args.mse_window, args.mse_rounds = 2.0, 1
     args.cameras_settle = 0.5 if args.quick else 2.0
     return args
 
@@ -184,12 +188,26 @@ def cameras_section(args: argparse.Namespace, progress: Progress) -> list[report
     return report.cameras_rows(rounds, args.cameras_window, main_video, sub)
 
 
+def mse_section(args: argparse.Namespace, progress: Progress) -> list[report.Row]:
+    """Chromium's glass-to-glass latency over MSE for `--mse-minutes`, then the server's CPU
+    with 1 and `--mse-viewers` viewers (bench/mse.py)."""
+    from . import mse
+
+    video = video_of(args.mse_size, args.fps)
+    progress(f"MSE latency in Chromium: {video.label}, {args.mse_minutes:g} min")
+    run = mse.latency_run(video, args.mse_minutes, progress)
+    counts = (1, args.mse_viewers)
+    cpu = mse.viewers_cpu(video, counts, args.mse_window, args.mse_rounds, progress)
+    return mse.rows(run, cpu, video)
+
+
 SECTION_RUNNERS = {
     "cpu": cpu_section,
     "join": join_section,
     "latency": latency_section,
     "ceiling": ceiling_section,
     "cameras": cameras_section,
+    "mse": mse_section,
 }
 
 
@@ -210,168 +228,6 @@ def run(args: argparse.Namespace, progress: Progress) -> dict[str, list[report.R
         for kind, note in CRASHES[crashes:]:  # the figures were taken before SIGTERM came
             out.append(report.Row("crash", f"{kind} server {note}", "", "", None, "none", "CRASH"))
     return rows
-
-
-def _body(text: str, heading: str) -> str | None:
-    """What follows `heading` in a page, up to the next heading of its level."""
-    i = text.find(f"\n{heading}\n")
-    if i < 0:
-        return None
-    start = i + len(heading) + 2
-    end = text.find("\n## ", start)
-    return text[start : end if end >= 0 else len(text)].strip("\n")
-
-
-def old_parts(old: str) -> dict[str, str]:
-    """The figures of a page written before, by part: the main run's command, date, machine
-    and results table (`command`, `started`, `machine`, `results`), the cameras section's
-    (`cameras`) and the findings written by hand (`findings`, from its heading on)."""
-    parts: dict[str, str] = {}
-    m = re.search(r"Generated by `make bench` \(`([^`]*)`\) on ([^.]*)\.", old)
-    if m:
-        parts["command"], parts["started"] = m.group(1), m.group(2)
-    for key, heading in (
-        ("machine", "## Machine"),
-        ("results", "## Results"),
-        ("cameras", CAMERAS_HEADING),
-    ):
-        body = _body(old, heading)
-        if body:
-            parts[key] = body
-    if FINDINGS in old:
-        parts["findings"] = old[old.index(FINDINGS) :]
-    return parts
-
-
-def write_doc(
-    path: Path, rows: dict[str, list[report.Row]], argv: list[str], started: str, loads: str
-) -> None:
-    """Write the page: the text describing the benchmarks as this code runs them, the figures
-    of the sections in `rows`, and, for the main table (cpu, join, latency, ceiling) or the
-    cameras table when none of its sections ran, the figures the page already had. The
-    findings are kept as they are."""
-    old = old_parts(path.read_text() if path.exists() else "")
-    m = report.machine()
-    command = " ".join(["python -m bench", *argv]).strip()
-    if any(s in rows for s in MAIN_SECTIONS):
-        main_rows = [r for s in MAIN_SECTIONS for r in rows.get(s, [])]
-        results = report.markdown_table(main_rows)
-        machine = f"""- CPU: {m["cpu"]}
-- Memory: {m["memory"]}
-- OS: {m["os"]}
-- {m["gstreamer"]}, Python {m["python"]}
-- Load average (1, 5, 15 min) at start / end: {loads}"""
-        main_command, main_started = command, started
-    else:
-        results = old.get("results", "(not run yet)")
-        machine = old.get("machine", "(not run yet)")
-        main_command = old.get("command", "python -m bench --only cpu join latency ceiling")
-        main_started = old.get("started", "(not run yet)")
-    if "cameras" in rows:
-        cameras = (
-            f"Generated by `{command}` on {started}\n({m['cpu']}; load average (1, 5, 15 min) "
-            f"at start / end: {loads}).\n\n{report.markdown_table(rows['cameras'])}"
-        )
-    else:
-        cameras = old.get("cameras", "(not run yet: `python -m bench --only cameras`)")
-    findings = old.get("findings", f"{FINDINGS}\n\n(none recorded)\n")
-    text = f"""# Benchmarks
-
-Generated by `make bench` (`{main_command}`) on {main_started}. The machines are shared and noisy,
-so every figure is compared with a baseline measured in the same run, one server after the
-other at the same size, rate and x264enc properties (tune=zerolatency speed-preset=superfast
-bitrate=2000 key-int-max=fps bframes=0).
-
-## Machine
-
-{machine}
-
-## Commands
-
-- `make bench` (`.venv/bin/python -m bench`): everything, about 23 minutes, progress on stderr.
-- `python -m bench --only cpu join latency ceiling cameras`, `--rounds`, `--window`,
-  `--size`, `--clients`, `--cameras-rounds`, ...: see `python -m bench --help`. The page has
-  two tables, the results of cpu, join, latency and ceiling, and the cameras table: a run
-  rewrites the tables of the sections it ran and keeps the other one as it was.
-  `--quick --no-write`: a one-minute smoke run; `make test` runs a 30 s one
-  (`tests/integration/test_bench_smoke.py`).
-- The C baseline is built by the bench into `bench/c/build/` (ignored):
-  `gcc -O2 -Wall -o bench/c/build/baseline_server bench/c/baseline_server.c
-  $(pkg-config --cflags --libs gstreamer-rtsp-server-1.0)` (needs `gcc`, `pkg-config`,
-  `libgstrtspserver-1.0-dev`: `make setup-dev`).
-
-## What is measured
-
-- **Servers**: `c-baseline` is `bench/c/baseline_server.c`, stock gst-rtsp-server with one
-  shared media (`videotestsrc is-live=true pattern=ball ! I420 ! x264enc ! h264parse !
-  rtph264pay`). `naive-appsrc` is `bench/naive_appsrc.py`: our test pattern (same NumPy
-  frames as ours), `cv2.cvtColor` to I420 and `Gst.Buffer.new_wrapped(bytes)` into the appsrc
-  of one stock shared media: the frame-path baseline on equal content. `ours-native` is
-  `python -m camera_streaming --source 'gst:videotestsrc is-live=true pattern=ball'`: the C
-  baseline's frames, no hook, so no Python per frame (docs/sources.md). `ours` is
-  `--source test` (our NumPy pattern: the NumPy frame path without a hook); `ours+hook` adds
-  `--hook examples/hook_draw_time.py:draw`. Each of the three also runs with
-  `--fanout shared` (`.../shared`: one media for every client, docs/rtsp.md) beside the
-  default per-client media.
-- **Targets**: against C, frames that need no hook (`ours-native`) at most 1.05x
-  and frames through the NumPy path (`ours`, `ours+hook`) at most 1.25x; 32 clients at most
-  1.5x the CPU of 1 client, every client at full rate. The C server's own CPU hardly moves
-  from 1 to 32 clients, so a "1.05x of C at 32 clients" would also demand a fan-out ratio of
-  about 1.05 and leave the 1.5x fan-out target nothing to say: the frame-path targets are
-  read at 1 client (where the frame path is all that differs) and the fan-out target judges
-  the growth with clients. The 4- and 32-client ratios against C are printed and judged
-  against the same limits anyway; their misses are the fan-out cost, explained below.
-- **CPU, RSS, client FPS**: each server in turn gets 1, then 4, then 32 interleaved-TCP RTSP
-  clients (one Python thread reading them all with `RtspProbe` sessions, counting RTP
-  marker bits per client); after 2 s to settle, server CPU (user+system, % of one core),
-  RSS and every client's frame rate over the window. Median over rounds; rounds alternate
-  the server order.
-- **Join**: a raw client measures PLAY -> first IDR NAL unit (`RtspProbe.play_until_idr`),
-  as the only client after the server was idle, and as a late joiner while another client
-  plays; p95 (nearest rank).
-- **Latency**: a client decodes the stream and compares the capture time coded in the
-  pattern with its own `time.monotonic()`; the first second is skipped; frames are pooled
-  over two rounds that alternate the server order. Two clients, one
-  after the other: GStreamer (`rtspsrc latency=0 protocols=tcp ! rtph264depay ! avdec_h264 !
-  GRAY8 appsink`, in the bench process; the target applies to it) and ffmpeg (`-fflags
-  nobuffer -flags low_delay`, gray rawvideo on a pipe), which holds about two frames more
-  whatever the server (see the naive baseline's figure).
-- **Ceiling**: test pattern -> `FrameProcessor` -> `H264Encoder` as fast as the encoder
-  takes frames, against `videotestsrc pattern=ball ! I420 ! queue ! x264enc (same) !
-  fakesink`, in one process, frames/s between the 10th and the last frame; best of N.
-- **Cameras** (its own table, below the results): every server serves our test pattern with
-  x264enc (same properties) and gets one interleaved-TCP client on each of its streams, so
-  every encoder runs. `A` is `bench/cameras.py`: one process, 2 cameras built in Python
-  (`Config.cameras`), each a main stream (1280x720@30, 2000 kbps) and a sub stream
-  (640x360@10, 500 kbps as `--substream`) resized from its frames. `B1` and `B2` are two
-  `camera-streaming --source test --width 1280 --height 720 --fps 30` processes side by side:
-  the two main streams served the other way. `C` is one camera with main + sub
-  (`bench/cameras.py`), side by side with `B3` (one more such single-stream process) and `S`
-  (`bench/sub_encode.py`: the sub stream's own work alone: pattern frames drawn beforehand,
-  `cv2.resize` INTER_AREA and `cv2.cvtColor` to I420 at 10 fps, an appsrc into x264enc at
-  640x360@10 500 kbps, a fakesink). The three groups (A; B1 + B2; C + B3 + S) run one after
-  the other, each alone on the machine, alternating the order by round; within a group every
-  figure is taken over the same window. CPU: user+system seconds over the window; RSS, PSS
-  and USS (psutil's `memory_full_info`, from /proc/PID/smaps) at its end; medians over
-  rounds. PSS splits each shared page between the processes mapping it (B1 and B2 share
-  their libraries' code), so PSS of B1 + B2 is what the two take together; USS is what a
-  process holds alone. Targets: A's RSS at most 1.2x one single-stream process (the mean of
-  B1 and B2); the sub stream's marginal CPU, C - B3 (side by side, so the machine's load
-  hits both alike), at most 1.1x its own resize + encode S: the rest of what a sub stream
-  costs (its share of the frames, the push into its encoder pipeline, the encoded access
-  units through Python to its RTSP mount, payloading and sending) must stay small. A / (B1 +
-  B2) in RSS, PSS, USS and CPU is shown, not judged.
-
-## Results
-
-{results}
-
-{CAMERAS_HEADING}
-
-{cameras}
-
-"""
-    path.write_text(text + findings)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,6 +44,7 @@ KINDS = (
 # Not in KINDS (the CPU section's servers): the cameras section's.
 OURS_CAMERAS = "ours-cameras"  # bench/cameras.py: test-pattern cameras from Config.cameras
 SUB_ENCODE = "sub-encode"  # bench/sub_encode.py: resize + encode of one sub stream, no RTSP
+OURS_HTTP = "ours+http"  # ours with its HTTP port on loopback: the browser view (bench/mse.py)
 NATIVE_SOURCE = "gst:videotestsrc is-live=true pattern=ball"
 # (kind, what happened) for every server that died or exited with an error in this run.
 CRASHES: list[tuple[str, str]] = []
@@ -101,7 +102,9 @@ def _spec(video: Video) -> str:
     return f"{video.width}x{video.height}@{video.fps}:{video.bitrate_kbps}"
 
 
-def server_command(kind: str, video: Video, port: int, layout: Layout | None = None) -> list[str]:
+def server_command(
+    kind: str, video: Video, port: int, layout: Layout | None = None, http_port: int = 0
+) -> list[str]:
     size = [str(video.width), str(video.height), str(video.fps), str(video.bitrate_kbps)]
     if kind == OURS_CAMERAS:
         lay = layout or Layout()
@@ -121,6 +124,8 @@ def server_command(kind: str, video: Video, port: int, layout: Layout | None = N
     cmd = [sys.executable, "-m", "camera_streaming", "--source", source, "--bind", "127.0.0.1"]
     cmd += ["--port", str(port), "--width", size[0], "--height", size[1], "--fps", size[2]]
     cmd += ["--bitrate", size[3], "--stats-interval", "3600", "--log-level", "warning"]
+    if kind == OURS_HTTP:
+        return cmd + ["--http-port", str(http_port), "--http-bind", "127.0.0.1", "--no-onvif"]
     cmd += ["--no-http"]  # like the baselines; and never a clash on port 8080
     if kind == OURS_HOOK:
         cmd += ["--hook", f"{HOOK}:draw"]
@@ -144,6 +149,7 @@ class Server:
         self.on_crash = on_crash
         self.crashed = False
         self.port = free_port()
+        self.http_port = free_port() if kind == OURS_HTTP else 0
         if kind == OURS_CAMERAS:
             lay = layout or Layout()
             paths = stream_paths(lay.cameras, lay.sub is not None)
@@ -158,7 +164,7 @@ class Server:
         env.setdefault("GST_DEBUG", "1")
         self._stderr = tempfile.TemporaryFile()  # a pipe nobody reads could block the server
         self.proc = subprocess.Popen(
-            server_command(kind, video, self.port, layout),
+            server_command(kind, video, self.port, layout, self.http_port),
             stdout=subprocess.DEVNULL,
             stderr=self._stderr,
             env=env,

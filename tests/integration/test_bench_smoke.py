@@ -104,3 +104,27 @@ def test_bench_arguments() -> None:
     assert args.only == ["cpu"] and args.clients == [1, 2] and args.rounds == 1
     args = bench_main.parse_args(["--quick", "--only", "cameras"])
     assert args.cameras_size == "320x240" and args.cameras_rounds == 1
+
+
+def test_bench_mse_smoke(tmp_path: Path) -> None:
+    """The MSE section at a tiny size: Chromium plays and reads latency, the CPU of 1 and 2
+    viewers is read with every viewer at full rate, the rows render, and the page keeps the
+    other tables."""
+    from bench import mse
+
+    run = mse.latency_run(TINY, 0.1, print)
+    assert run.first_ms and run.last_ms and run.fps > 10 and run.buffered_max_s < 10
+    cpu = mse.viewers_cpu(TINY, (1, 2), 1.0, 1, print)
+    assert [x.viewers for x in cpu] == [1, 2]
+    assert all(x.cpu_pct > 0 and x.fps_min > 15 for x in cpu), cpu
+    rows = mse.rows(run, cpu, TINY)
+    assert any(r.target == "<= 1.3" for r in rows) and any("p95 drift" in r.case for r in rows)
+
+    out = tmp_path / "benchmarks.md"
+    main_row = report.Row("ceiling", "a main-table figure", "1", "1", 1.0, "", "")
+    bench_main.write_doc(out, {"ceiling": [main_row]}, [], "day 1", "0 / 0")
+    bench_main.write_doc(out, {"mse": rows}, ["--only", "mse"], "day 2", "0 / 0")
+    text = out.read_text()
+    assert "a main-table figure" in text and "## Browsers over MSE" in text
+    assert "`python -m bench --only mse` on day 2" in text and "| mse |" in text
+    assert "(not run yet: `python -m bench --only cameras`)" in text
