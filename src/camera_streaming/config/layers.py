@@ -106,7 +106,8 @@ SETTINGS: tuple[Setting, ...] = (
       secret=True, cli=False),
     S("http", "enabled", "http.enabled", bool, "--no-http", "", "no HTTP port", const=False),
     S("http", "port", "http.port", int, "--http-port", "PORT",
-      "HTTP port for /metrics, /healthz, /api/status, /snapshot.jpg and / (0: off)"),
+      "HTTP port for /metrics, /healthz, /api/status, /snapshot.jpg, / and the browser view "
+      "/view/PATH (0: off)"),
     S("http", "bind", "http.bind", str, "--http-bind", "ADDRESS", "HTTP address"),
     S("http", "health_timeout", "http.health_timeout_s", float, "--health-timeout", "SECONDS",
       "/healthz answers 503 when no frame came for this long"),

@@ -141,7 +141,8 @@ class RecoveryConfig:
 
 @dataclass(frozen=True)
 class HttpConfig:
-    """The HTTP side port: /metrics, /healthz, /api/status, /snapshot.jpg and the status page."""
+    """The HTTP side port: /metrics, /healthz, /api/status, /snapshot.jpg, the status page and
+    the browser view (/view/PATH, fed over the WebSocket /PATH/ws)."""
 
     enabled: bool = True
     port: int = 8080
