@@ -15,9 +15,10 @@ browser cannot play over MSE (H.265) with 4415; the server stopping closes with 
 Threads: the feed calls `_wake` on the encoder's thread; it hands over to the event loop with
 `call_soon_threadsafe`, at most once until the loop has run `_flush` (a flag coalesces the
 calls). `_flush` writes what is queued while less than `MAX_IN_FLIGHT` bytes wait in Tornado's
-write buffer; beyond that the fragments stay in the viewer's bounded queue, which drops and
-restarts at the next keyframe when full: a slow browser never holds up the others, the RTSP
-clients or the encoder.
+write buffer (the kernel's send buffer is fixed at `SEND_BUFFER`); beyond that the fragments
+stay in the viewer's bounded queue, which drops and restarts at the next keyframe when full:
+a slow browser never holds up the others, the RTSP clients or the encoder. One that stops
+reading altogether is closed when it has not answered a ping for `PING_S`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import asyncio
 import functools
 import json
 import logging
+import socket
 from typing import TYPE_CHECKING, Any
 
 import tornado.web
@@ -41,6 +43,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_IN_FLIGHT = 512 << 10  # bytes written but not yet taken by the socket
+# The kernel's send buffer, fixed: autotuned it grows to tcp_wmem's 4 MB per connection (25 s
+# of a 1 Mbit/s stream for a viewer that stopped reading) before a fragment is ever dropped;
+# 256 KiB (the kernel doubles it) is still a second of a 4 Mbit/s stream in flight.
+SEND_BUFFER = 256 << 10
 PING_S = 10.0  # a browser that does not answer a ping within this is gone
 MAX_MESSAGE = 4096  # browsers send nothing; a larger message closes the connection
 NO_STREAM, UNPLAYABLE, GOING_AWAY = 4404, 4415, 1001
@@ -126,6 +132,8 @@ class MseWebSocket(tornado.websocket.WebSocketHandler):
             self.close(UNPLAYABLE, "not H.264: browsers cannot play it over MSE")
             return
         self.set_nodelay(True)  # each fragment leaves at once
+        if self.conn is not None and self.conn.stream is not None:
+            self.conn.stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         self.feed = feed
         self.viewer = feed.add_viewer(self._wake)
         log.debug("ws %s: viewer of /%s joined", self.request.remote_ip, path)
