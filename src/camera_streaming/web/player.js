@@ -118,6 +118,7 @@ function mseSession(video, path, stats, MS, onEnd) {
   const ops = []; // appends (ArrayBuffer) and removals ([start, end]), in order
   let ms = null, sb = null, url = "", ended = false, played = false, seeked = false;
   let last = performance.now(), trimmed = performance.now();
+  let caughtUp = -1; // stats.stalls when the last catch-up began (-1: not since the start)
   const tick = setInterval(check, TICK_MS);
 
   function end(permanent, why) {
@@ -180,7 +181,9 @@ function mseSession(video, path, stats, MS, onEnd) {
     }
   }
 
-  // After each append: start, then stay at the live edge by playback rate.
+  // After each append: start, then stay at the live edge by playback rate. Besides more than
+  // RATE_UP_S ahead, the start and every stall (the playhead waited while data came in) begin
+  // a catch-up as soon as more than RATE_DOWN_S is ahead: what they added is not kept.
   function follow() {
     const b = sb.buffered;
     if (!b.length) return;
@@ -200,9 +203,12 @@ function mseSession(video, path, stats, MS, onEnd) {
     if (ahead > LIVE_SEEK_S) {
       video.currentTime = edge - RATE_DOWN_S;
       stats.liveSeeks++;
-    } else if (ahead > RATE_UP_S && video.playbackRate === 1) {
-      video.playbackRate = CATCH_UP_RATE;
-      stats.rateChanges++;
+    } else if (ahead > RATE_UP_S || (ahead > RATE_DOWN_S && caughtUp !== stats.stalls)) {
+      caughtUp = stats.stalls;
+      if (video.playbackRate === 1) {
+        video.playbackRate = CATCH_UP_RATE;
+        stats.rateChanges++;
+      }
     } else if (ahead < RATE_DOWN_S && video.playbackRate !== 1) {
       video.playbackRate = 1;
       stats.rateChanges++;
