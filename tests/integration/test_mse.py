@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import os
 import re
 import socket
 import statistics
@@ -129,10 +130,11 @@ def test_view_page_plays_at_full_rate_with_low_latency(port: int) -> None:
         assert wait_for(lambda: idle(streamer), 5)
 
 
-def test_credentials_on_the_page_and_the_websocket(port: int) -> None:
-    """Digest users: Chromium plays with the credentials it was given for the page (it sends
-    them on the WebSocket upgrade too); without them there is no page and no picture."""
-    with streaming(port, 320, 240, auth="digest", users=USERS) as streamer, chromium() as browser:
+@pytest.mark.parametrize("method", ["digest", "basic"])
+def test_credentials_on_the_page_and_the_websocket(port: int, method: str) -> None:
+    """Chromium plays with the credentials it was given for the page (it sends them on the
+    WebSocket upgrade too); without them there is no page and no picture."""
+    with streaming(port, 320, 240, auth=method, users=USERS) as streamer, chromium() as browser:
         ctx = browser.new_context(http_credentials={"username": "alice", "password": "s3cret"})
         page = ctx.new_page()
         answer = page.goto(base(streamer) + "/view/stream")
@@ -143,7 +145,7 @@ def test_credentials_on_the_page_and_the_websocket(port: int) -> None:
         ws = "ws" + base(streamer)[4:]
         port_http = streamer.http.port  # type: ignore[union-attr]
         reply = raw(port_http, upgrade_request("/stream/ws", port_http)).decode().lower()
-        assert reply.startswith("http/1.1 401") and 'www-authenticate: digest realm="' in reply
+        assert reply.startswith("http/1.1 401") and f'www-authenticate: {method} realm="' in reply
         ctx.close()
         assert wait_for(lambda: idle(streamer), 5)
         joined = streamer.snapshot().cameras[0].streams[0].mse_joined
@@ -300,13 +302,21 @@ async def lives(port: int, first: int, count: int) -> list[str]:
     return errors
 
 
-def settled(streamer: Streamer) -> tuple[int, int, int]:
-    """RSS (after gc and malloc_trim), open fds and threads, once the viewers are gone."""
+def open_files() -> list[str]:
+    out = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            out.append(os.readlink(f"/proc/self/fd/{fd}"))
+    return sorted(out)
+
+
+def settled(streamer: Streamer) -> tuple[int, list[str], int]:
+    """RSS (after gc and malloc_trim), open files and threads, once the viewers are gone."""
     assert wait_for(lambda: idle(streamer), 10), streamer.snapshot()
-    fds = settled_fds()
+    settled_fds()
     gc.collect()
     malloc_trim()
-    return psutil.Process().memory_info().rss, fds, threading.active_count()
+    return psutil.Process().memory_info().rss, open_files(), threading.active_count()
 
 
 def test_500_viewer_lives_leak_nothing(port: int) -> None:
@@ -320,11 +330,11 @@ def test_500_viewer_lives_leak_nothing(port: int) -> None:
         rss1, fds1, threads1 = settled(streamer)
         s = streamer.snapshot().cameras[0].streams[0]
         print(f"{CYCLES - WARM_UP} lives in {seconds:.1f} s; RSS {rss0 / 1e6:.2f} -> "
-              f"{rss1 / 1e6:.2f} MB; fds {fds0} -> {fds1}; threads {threads0} -> {threads1}; "
-              f"{s.mse_joined} joined, {s.mse_dropped} dropped")  # fmt: skip
+              f"{rss1 / 1e6:.2f} MB; fds {len(fds0)} -> {len(fds1)}; threads {threads0} -> "
+              f"{threads1}; {s.mse_joined} joined, {s.mse_dropped} dropped")  # fmt: skip
         assert errors == []
         assert (s.mse_viewers, s.mse_joined, s.mse_left) == (0, CYCLES, CYCLES)
         assert rss1 - rss0 <= 2_000_000
-        assert (fds1, threads1) == (fds0, threads0)
+        assert fds1 == fds0 and threads1 == threads0
         assert http_port and not streamer.streams[0].wanted  # the feed has left the encoder
         assert streamer.http is not None and not streamer.http.websockets

@@ -103,6 +103,10 @@ async def ws_watch(url: str, fragments: int, timeout: float = 10.0) -> list[Any]
             got.append(msg)
     finally:
         conn.close(1000, "done")
+        # until the server's close frame: the socket is closed when this returns
+        with contextlib.suppress(asyncio.TimeoutError):
+            while await asyncio.wait_for(conn.read_message(), timeout) is not None:
+                pass
     return got
 
 
