@@ -1,5 +1,6 @@
-"""Command line: argparse -> Config -> `service.run`. The only place that maps errors to exit codes:
-0 clean stop, 2 bad input (one line on stderr, no traceback), 1 a pipeline failure at run time."""
+"""Command line: argparse -> Config -> `service.run`. The only place that maps errors to exit
+codes: 0 clean stop, 2 bad input (one line on stderr, no traceback), 1 a pipeline failure at
+run time."""
 
 from __future__ import annotations
 
