@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from . import measure, report  # noqa: E402
+from .memory import memory_section  # noqa: E402
 from .servers import (  # noqa: E402
     C_BASELINE,
     CRASHES,
@@ -31,7 +32,7 @@ from .servers import (  # noqa: E402
     Video,
 )
 
-SECTIONS = ("cpu", "join", "latency", "ceiling")
+SECTIONS = ("cpu", "join", "latency", "ceiling", "memory")
 DOC = ROOT / "docs" / "benchmarks.md"
 FINDINGS = "## Findings"
 
@@ -140,6 +141,7 @@ SECTION_RUNNERS = {
     "join": join_section,
     "latency": latency_section,
     "ceiling": ceiling_section,
+    "memory": memory_section,
 }
 
 
