@@ -18,18 +18,17 @@ import time
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Callable
 
-import numpy as np
-
 from ..config.model import CameraConfig, RecoveryConfig, VideoConfig
 from ..errors import PipelineError
-from ..frames.overlay import StatusOverlay
-from ..frames.processor import FrameHook, FrameProcessor, LatestFrame, load_hook
-from ..sources import FrameSource, open_source
+from ..sources import FrameSource
 from ..sources.supervisor import CaptureSupervisor, FaultCounters
 from ..telemetry.stats import CameraSnapshot, FpsMeter
 from .stream import Stream, start_encoder
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the frame path (NumPy) is imported by NumPy cameras only
+    import numpy as np
+
+    from ..frames.processor import FrameHook, FrameProcessor, LatestFrame
     from ..gst.encoder import H264Encoder
     from ..gst.encoder_catalog import EncoderSpec
 
@@ -61,11 +60,21 @@ class Camera:
         self._fps = FpsMeter()
         self.processor: FrameProcessor | None = None
         self.supervisor: CaptureSupervisor | None = None
-        self.latest = LatestFrame(snapshot_max_fps)  # for the JPEG snapshot
+        self._snapshot_max_fps = snapshot_max_fps
+        self._latest: LatestFrame | None = None  # for the JPEG snapshot
         self.frames = 0  # frames offered by the source or the API
         self.idle_frames = 0  # frames not processed because no stream was wanted
         self.last_frame_at = 0.0
         self._native_at, self._native_fps = 0.0, 0.0
+
+    @property
+    def latest(self) -> LatestFrame:
+        """The latest frame for the JPEG snapshot (created on first use)."""
+        if self._latest is None:
+            from ..frames.processor import LatestFrame
+
+            self._latest = LatestFrame(self._snapshot_max_fps)
+        return self._latest
 
     @property
     def source_name(self) -> str:
@@ -94,9 +103,12 @@ class Camera:
         else:
             for stream, sp in zip(self.streams, specs):
                 video = stream.video
+                fmt = stream.input_format(self.capture.width, self.capture.height)
 
-                def make_one(spec: EncoderSpec, video: VideoConfig = video) -> H264Encoder:
-                    return H264Encoder(video, on_error, spec)
+                def make_one(
+                    spec: EncoderSpec, video: VideoConfig = video, fmt: str = fmt
+                ) -> H264Encoder:
+                    return H264Encoder(video, on_error, spec, input_format=fmt)
 
                 encoder, spec = start_encoder(make_one, sp)
                 stream.attach(encoder, encoder, spec)
@@ -109,9 +121,16 @@ class Camera:
         start with one line."""
         if self.native:
             return
+        from ..frames.processor import FrameProcessor, load_hook
+        from ..sources import open_source
+
         if self._hook is None and self.cfg.hook:
             self._hook = load_hook(self.cfg.hook)
-        overlay = StatusOverlay(self._overlay_figures) if self.cfg.overlay else None
+        overlay = None
+        if self.cfg.overlay:
+            from ..frames.overlay import StatusOverlay  # draws with OpenCV
+
+            overlay = StatusOverlay(self._overlay_figures)
         self.processor = FrameProcessor(
             self.capture.width, self.capture.height, self._hook, overlay
         )
@@ -158,7 +177,8 @@ class Camera:
             self.frames += 1
             self._fps.tick()
             now = self.last_frame_at = time.monotonic()
-            snapshot_due = self.latest.due(now)
+            latest = self._latest
+            snapshot_due = latest is not None and latest.due(now)
             wanted = [s for s in self.streams if s.wanted]
             if not wanted:
                 self.idle_frames += 1

@@ -8,20 +8,21 @@ on the upkeep thread. The push lock keeps a rebuild from racing a push."""
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Callable
 
-import numpy as np
-
 from ..config.model import StreamConfig
 from ..errors import PipelineError
 from ..frames.decimate import RateShare
-from ..frames.processor import StreamScaler
 from ..stall import EncoderStall
 from ..telemetry.stats import FpsMeter, StreamSnapshot
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from ..frames.processor import StreamScaler
     from ..gst.encoder import EncodedBranch, H264Encoder
     from ..gst.encoder_catalog import EncoderSpec
     from ..gst.outputs.base import EncodedOutput
@@ -55,7 +56,7 @@ class Stream:
         self.path = cfg.path
         self.video = cfg.video
         self.share = RateShare(cfg.video.fps, camera_fps)
-        self.scaler = StreamScaler(cfg.video.width, cfg.video.height)
+        self.scaler: StreamScaler | None = None  # NumPy cameras only (`input_format`)
         self._lock = threading.Lock()
         self._fps = FpsMeter()
         self._stall = EncoderStall(stall_timeout_s, time.monotonic())
@@ -72,6 +73,19 @@ class Stream:
 
     def attach(self, encoder: EncodedBranch, pipeline: H264Encoder, spec: EncoderSpec) -> None:
         self.encoder, self.pipeline, self.spec = encoder, pipeline, spec
+
+    def input_format(self, capture_w: int, capture_h: int) -> str:
+        """What this stream's encoder takes from a NumPy camera capturing at this size. A
+        stream at the capture size whose process has not loaded OpenCV gets BGR, converted by
+        `videoconvert` in the encoder pipeline: no OpenCV (~36 MB RSS) for the conversion
+        alone. Otherwise I420 converted by OpenCV straight into the pooled buffer (about a
+        third of videoconvert's CPU time; OpenCV is needed for the resize or already loaded
+        by the source, the hook or the application). docs/memory.md has the figures."""
+        from ..frames.processor import StreamScaler
+
+        self.scaler = StreamScaler(self.video.width, self.video.height)
+        same_size = (capture_w, capture_h) == (self.video.width, self.video.height)
+        return "BGR" if same_size and "cv2" not in sys.modules else "I420"
 
     def start_outputs(self) -> None:
         from ..gst.outputs.publish import RtspPublisher
@@ -104,7 +118,11 @@ class Stream:
                 return False
             self.frames += 1
             self._fps.tick()
-            return bool(pipeline.push_i420(self.scaler.i420(bgr)))
+            scaler = self.scaler
+            assert scaler is not None
+            if pipeline.input_format == "BGR":  # at this size: videoconvert converts it
+                return pipeline.push_frame(bgr)
+            return pipeline.push_into(scaler.i420_into, bgr)
 
     def rebuild_encoder(self) -> None:
         """Replace the encoder pipeline; frames pushed meanwhile wait for the lock, RTSP
