@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 INPUT_QUEUE = 2  # frames waiting for the encoder; more are dropped and counted
 POOL_BUFFERS = 8
+PARK_AFTER_S = 10.0  # a pipeline fed from Python that nobody wanted this long is parked
 KEYFRAME_RETRY_S = 0.5  # a forced keyframe not seen by then may be asked for again
 
 
@@ -172,6 +173,8 @@ class H264Encoder(EncodedBranch):
         self.dropped = 0
         self.alloc_failures = 0
         self.rebuilds = 0
+        self.parks = 0
+        self._parked = False
 
     def _launch(self) -> str:
         if self._extra and self.native_source:
@@ -256,10 +259,40 @@ class H264Encoder(EncodedBranch):
         if self._pool is not None:
             self._pool.set_active(False)
         self._pipeline = self._appsrc = self._pool = self._bus = None
+        self._parked = False
 
     @property
     def running(self) -> bool:
         return self._pipeline is not None
+
+    @property
+    def parked(self) -> bool:
+        return self._parked
+
+    def park(self) -> bool:
+        """Bring a pipeline fed from Python that nobody watches down to READY: the encoder
+        frees its frames (x264 at 720p: ~26 MB) and the pool its buffers. The next push
+        starts it again, and its first frame is an IDR with SPS/PPS. Same thread rules as
+        the pushes (the stream's lock). False when there is nothing to park."""
+        pipeline, pool = self._pipeline, self._pool
+        if pipeline is None or pool is None or self._parked:
+            return False
+        pipeline.set_state(Gst.State.READY)
+        pool.set_active(False)
+        self._parked = True
+        self.parks += 1
+        return True
+
+    def _unpark(self) -> bool:
+        pool, pipeline = self._pool, self._pipeline
+        pool.set_active(True)
+        self._parked = False
+        if pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
+            log.error("the parked encoder pipeline failed to start again")
+            if self.on_error is not None:
+                self.on_error(PipelineError("encoder", "the encoder pipeline failed to restart"))
+            return False
+        return True
 
     # -- frames in ---------------------------------------------------------------------------
     def push_frame(self, frame: np.ndarray) -> bool:
@@ -275,6 +308,8 @@ class H264Encoder(EncodedBranch):
         buffer as a flat uint8 array (valid only during the call)."""
         appsrc, pool = self._appsrc, self._pool
         if appsrc is None or pool is None:
+            return False
+        if self._parked and not self._unpark():
             return False
         self.frames_offered += 1
         if appsrc.get_property("current-level-bytes") >= self._queue_bytes:

@@ -201,6 +201,8 @@ class Camera:
     def tick(self, now: float) -> None:
         for stream in self.streams:
             stream.check_stall(now)
+            if not self.native:
+                stream.check_idle(now)
         if self.native:
             for stream in self.streams:
                 if stream.encoder is not None:

@@ -69,6 +69,7 @@ class Stream:
         self.mount: Mount | None = None
         self.frames = 0
         self.encoder_stalls = 0
+        self._wanted_at = time.monotonic()  # the last upkeep tick that saw it wanted
         self._counted_at, self._counted_rate = 0.0, 0.0  # gst: cameras (count_encoded)
 
     def attach(self, encoder: EncodedBranch, pipeline: H264Encoder, spec: EncoderSpec) -> None:
@@ -132,6 +133,22 @@ class Stream:
             return
         with self._lock:
             pipeline.rebuild()
+
+    def check_idle(self, now: float) -> None:
+        """Upkeep: park this stream's own encoder pipeline (fed from Python) once nothing has
+        wanted its frames for PARK_AFTER_S; the next frame pushed starts it again."""
+        from ..gst.encoder import PARK_AFTER_S
+
+        if self.wanted:
+            self._wanted_at = now
+            return
+        enc = self.pipeline
+        if enc is None or enc is not self.encoder or enc.native_source or enc.parked:
+            return
+        if now - self._wanted_at >= PARK_AFTER_S:
+            with self._lock:
+                if not self.wanted and enc.park():
+                    log.debug("encoder of %s parked: nobody watches", self.path)
 
     def check_stall(self, now: float) -> None:
         """Upkeep: rebuild the encoder when frames went in and nothing came out for the stall
