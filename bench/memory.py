@@ -586,13 +586,15 @@ def breakdown(args: argparse.Namespace) -> None:
         VideoConfig,
     )
     from camera_streaming.service import Streamer
-    from camera_streaming.telemetry.memory import limit_arenas
+    from camera_streaming.telemetry.memory import fix_mmap_threshold, limit_arenas
     from camera_streaming.telemetry.stats import malloc_trim
 
     from .servers import NATIVE_SOURCE, free_port
 
     if os.environ.get("MALLOC_ARENA_MAX") is None:
         limit_arenas(2)  # as the CLI does
+    if os.environ.get("MALLOC_MMAP_THRESHOLD_") is None:
+        fix_mmap_threshold()
     w, _, h = args.size.partition("x")
     video = VideoConfig(int(w), int(h), args.fps, 2000, encoder="x264enc")
     source = SourceSpec.parse(NATIVE_SOURCE if args.source == "gst" else args.source)
