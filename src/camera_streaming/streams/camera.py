@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 import threading
 import time
 from collections.abc import Collection
@@ -101,9 +102,15 @@ class Camera:
             for stream, branch, sp in zip(others, pipeline.branches[1:], specs[1:]):
                 stream.attach(branch, pipeline, sp[0])
         else:
+            cap = self.capture
+            # OpenCV is loaded already (the source, the hook, the application), or will be
+            # for a stream's resize: then it converts every stream's frames too.
+            opencv = "cv2" in sys.modules or any(
+                (s.video.width, s.video.height) != (cap.width, cap.height) for s in self.streams
+            )
             for stream, sp in zip(self.streams, specs):
                 video = stream.video
-                fmt = stream.input_format(self.capture.width, self.capture.height)
+                fmt = stream.input_format(cap.width, cap.height, opencv)
 
                 def make_one(
                     spec: EncoderSpec, video: VideoConfig = video, fmt: str = fmt

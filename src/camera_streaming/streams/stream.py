@@ -8,7 +8,6 @@ on the upkeep thread. The push lock keeps a rebuild from racing a push."""
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Callable
@@ -75,18 +74,18 @@ class Stream:
     def attach(self, encoder: EncodedBranch, pipeline: H264Encoder, spec: EncoderSpec) -> None:
         self.encoder, self.pipeline, self.spec = encoder, pipeline, spec
 
-    def input_format(self, capture_w: int, capture_h: int) -> str:
-        """What this stream's encoder takes from a NumPy camera capturing at this size. A
-        stream at the capture size whose process has not loaded OpenCV gets BGR, converted by
-        `videoconvert` in the encoder pipeline: no OpenCV (~36 MB RSS) for the conversion
-        alone. Otherwise I420 converted by OpenCV straight into the pooled buffer (about a
-        third of videoconvert's CPU time; OpenCV is needed for the resize or already loaded
-        by the source, the hook or the application). docs/memory.md has the figures."""
+    def input_format(self, capture_w: int, capture_h: int, opencv: bool) -> str:
+        """What this stream's encoder takes from a NumPy camera capturing at this size.
+        Without OpenCV (`opencv`: the process loads it anyway) a stream at the capture size
+        gets BGR, converted by `videoconvert` in the encoder pipeline: no OpenCV (~36 MB RSS)
+        for the conversion alone. Otherwise I420, converted by OpenCV straight into the
+        pooled buffer, in about a third of videoconvert's CPU time. docs/memory.md has the
+        figures."""
         from ..frames.processor import StreamScaler
 
         self.scaler = StreamScaler(self.video.width, self.video.height)
         same_size = (capture_w, capture_h) == (self.video.width, self.video.height)
-        return "BGR" if same_size and "cv2" not in sys.modules else "I420"
+        return "BGR" if same_size and not opencv else "I420"
 
     def start_outputs(self) -> None:
         from ..gst.outputs.publish import RtspPublisher
