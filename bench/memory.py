@@ -231,7 +231,7 @@ def memory_section(args: argparse.Namespace, progress: Progress) -> list[Any]:
         progress(f"memory round {r + 1}/{args.rounds}: {video.label}, 0 and {clients} clients")
         for kind in kinds if r % 2 == 0 else tuple(reversed(kinds)):
             loads += measure_kind(kind, video, clients, window, progress)
-    subs = measure_substreams(video, (0, 1, 2), window, progress)
+    subs = measure_substreams(video, (0, 1, 2, 3), window, progress)
 
     def med(kind: str, n: int) -> Mem:
         return Mem.median([x.mem for x in loads if x.kind == kind and x.clients == n])
@@ -270,22 +270,26 @@ def memory_section(args: argparse.Namespace, progress: Progress) -> list[Any]:
                 report.verdict(idle.rss <= limit if limit else None),
             )  # fmt: skip
         )
-    if len(subs) > 1:
+    if len(subs) > 2:
+        # The first sub stream also loads OpenCV for its resize (none of the main stream's
+        # frames needs it): judged is each one after it; the first is shown beside it.
         most = max(subs)
-        each = (subs[most].rss - subs[0].rss) / most
+        each = (subs[most].rss - subs[1].rss) / (most - 1)
+        first = subs[1].rss - subs[0].rss
         limit = TARGETS["per_substream_mb"]
         steps = ", ".join(f"{n}: {m.rss:.1f}" for n, m in sorted(subs.items()))
         rows.append(
             report.Row(
                 "memory",
-                f"RSS of each extra {SUB[0]}x{SUB[1]}@{SUB[2]} sub stream, ours "
-                f"{video.label} (0..{most} subs, a client each; RSS MB {steps})",
+                f"RSS of each extra {SUB[0]}x{SUB[1]}@{SUB[2]} sub stream, ours {video.label} "
+                f"(1..{most} subs, a client on every stream; RSS MB by subs {steps}; the "
+                f"first sub stream +{first:.1f} MB with OpenCV for its resize)",
                 f"{each:.1f} MB",
                 "",
                 None,
                 f"<= {limit:.0f} MB",
                 report.verdict(each <= limit),
-            )  # fmt: skip
+            )
         )
     return rows
 
@@ -586,7 +590,11 @@ def breakdown(args: argparse.Namespace) -> None:
         VideoConfig,
     )
     from camera_streaming.service import Streamer
-    from camera_streaming.telemetry.memory import fix_mmap_threshold, limit_arenas
+    from camera_streaming.telemetry.memory import (
+        disable_huge_pages,
+        fix_mmap_threshold,
+        limit_arenas,
+    )
     from camera_streaming.telemetry.stats import malloc_trim
 
     from .servers import NATIVE_SOURCE, free_port
@@ -595,6 +603,8 @@ def breakdown(args: argparse.Namespace) -> None:
         limit_arenas(2)  # as the CLI does
     if os.environ.get("MALLOC_MMAP_THRESHOLD_") is None:
         fix_mmap_threshold()
+    if os.environ.get("CAMERA_STREAMING_HUGE_PAGES") != "1":
+        disable_huge_pages()
     w, _, h = args.size.partition("x")
     video = VideoConfig(int(w), int(h), args.fps, 2000, encoder="x264enc")
     source = SourceSpec.parse(NATIVE_SOURCE if args.source == "gst" else args.source)

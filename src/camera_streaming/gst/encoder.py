@@ -25,7 +25,9 @@ if TYPE_CHECKING:  # NumPy is imported by the first push: a `gst:` camera never 
 log = logging.getLogger(__name__)
 
 INPUT_QUEUE = 2  # frames waiting for the encoder; more are dropped and counted
-POOL_BUFFERS = 8
+# At most the queued frames, the one in the encoder (or videoconvert) and the one being
+# filled; the pool allocates on demand, so in steady state it holds 2-3 (docs/memory.md).
+POOL_BUFFERS = INPUT_QUEUE + 2
 PARK_AFTER_S = 10.0  # a pipeline fed from Python that nobody wanted this long is parked
 KEYFRAME_RETRY_S = 0.5  # a forced keyframe not seen by then may be asked for again
 
