@@ -12,10 +12,12 @@ import ctypes
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import psutil
+from typing import TYPE_CHECKING
 
 from .stats import _libc
+
+if TYPE_CHECKING:  # imported by ProcessWatcher (monitor, soak): a server does not need it
+    import psutil
 
 log = logging.getLogger(__name__)
 
@@ -104,11 +106,15 @@ class ProcessWatcher:
     """Samples one process (default: this one). `cpu_percent` is since the previous sample."""
 
     def __init__(self, pid: int | None = None) -> None:
-        self.process = psutil.Process(pid)
+        import psutil
+
+        self.process: psutil.Process = psutil.Process(pid)
         self.process.cpu_percent(None)
 
     def sample(self) -> ProcessSample:
         """Raises `psutil.NoSuchProcess` once the process has exited (zombies included)."""
+        import psutil
+
         p = self.process
         with p.oneshot():
             if p.status() == psutil.STATUS_ZOMBIE:
