@@ -506,6 +506,8 @@ def x264_cost(video: tuple[int, int, int], properties: str, frames: int = 90) ->
 import sys, time
 sys.path.insert(0, {str(ROOT)!r})
 from bench.memory import read_mem
+from camera_streaming.telemetry.memory import disable_huge_pages
+disable_huge_pages()  # as the CLI does
 from camera_streaming.gst.runtime import Gst, init
 init()
 p = Gst.parse_launch("videotestsrc is-live=true pattern=ball num-buffers={frames} "
