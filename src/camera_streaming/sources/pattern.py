@@ -29,12 +29,13 @@ def code_cell(width: int, height: int) -> int:
 def write_code(frame: np.ndarray, index: int, time_ms: int) -> None:
     """Write `index` and `time_ms` (each mod 2**32) into the top rows of `frame` in place."""
     cell = code_cell(frame.shape[1], frame.shape[0])
+    channels = frame.shape[2] if frame.ndim == 3 else 1  # gray frames too
     for row, value in enumerate((index & 0xFFFFFFFF, time_ms & 0xFFFFFFFF)):
         y = row * cell
         band = frame[y : y + cell, : CODE_BITS * cell]
         bits = (value >> np.arange(CODE_BITS - 1, -1, -1, dtype=np.uint64)) & 1
-        cells = np.repeat((bits * 255).astype(np.uint8), cell)
-        band[:] = cells[None, :, None]
+        line = np.repeat((bits * 255).astype(np.uint8), cell * channels)  # one pixel row
+        band[:] = line.reshape(1, *band.shape[1:])  # broadcast over rows only: fast copies
 
 
 def read_code(frame: np.ndarray) -> tuple[int, int] | None:
