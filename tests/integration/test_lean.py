@@ -19,6 +19,10 @@ def test_a_test_pattern_at_the_output_size_loads_no_opencv() -> None:
     assert got == {"cv2": False, "numpy": True, "formats": ["BGR"]}  # videoconvert converts
 
 
+def test_opencv_converts_when_asked_to() -> None:
+    assert loaded_after_start("test", CAMERA_STREAMING_CONVERTER="opencv")["formats"] == ["I420"]
+
+
 def test_a_gst_camera_loads_neither_numpy_nor_opencv() -> None:
     got = loaded_after_start("gst:videotestsrc pattern=ball")
     assert got["cv2"] is False and got["numpy"] is False

@@ -4,6 +4,7 @@ fresh interpreter), and one client's PLAY -> first IDR."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -35,9 +36,10 @@ print(json.dumps({m: m in sys.modules for m in ("cv2", "numpy")} | {"formats": f
 """
 
 
-def loaded_after_start(source: str, substream: bool = False) -> dict:
+def loaded_after_start(source: str, substream: bool = False, **env: str) -> dict:
     """Start a 320x240 streamer of `source` (with a 160x120 sub stream) in a fresh
-    interpreter: whether cv2 and numpy are loaded, and each encoder's input format."""
+    interpreter with `env` added: whether cv2 and numpy are loaded, and each encoder's input
+    format."""
     res = subprocess.run(
         [
             sys.executable, "-c", textwrap.dedent(PROBE), source,
@@ -47,6 +49,7 @@ def loaded_after_start(source: str, substream: bool = False) -> dict:
         text=True,
         timeout=60,
         cwd=ROOT,
+        env={**os.environ, **env},
     )  # fmt: skip
     assert res.returncode == 0, res.stderr[-2000:]
     return json.loads(res.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
