@@ -273,7 +273,7 @@ class H264Encoder(EncodedBranch):
 
     def park(self) -> bool:
         """Bring a pipeline fed from Python that nobody watches down to READY: the encoder
-        frees its frames (x264 at 720p: ~26 MB) and the pool its buffers. The next push
+        frees its frames (x264 at 720p: ~20 MB) and the pool its buffers. The next push
         starts it again, and its first frame is an IDR with SPS/PPS. Same thread rules as
         the pushes (the stream's lock). False when there is nothing to park."""
         pipeline, pool = self._pipeline, self._pool

@@ -68,6 +68,7 @@ class Camera:
         self.supervisor: CaptureSupervisor | None = None
         self._snapshot_max_fps = snapshot_max_fps
         self._latest: LatestFrame | None = None  # for the JPEG snapshot
+        self._latest_lock = threading.Lock()
         self.frames = 0  # frames offered by the source or the API
         self.idle_frames = 0  # frames not processed because no stream was wanted
         self.last_frame_at = 0.0
@@ -76,11 +77,12 @@ class Camera:
     @property
     def latest(self) -> LatestFrame:
         """The latest frame for the JPEG snapshot (created on first use)."""
-        if self._latest is None:
-            from ..frames.processor import LatestFrame
+        with self._latest_lock:  # HTTP threads may ask at once
+            if self._latest is None:
+                from ..frames.processor import LatestFrame
 
-            self._latest = LatestFrame(self._snapshot_max_fps)
-        return self._latest
+                self._latest = LatestFrame(self._snapshot_max_fps)
+            return self._latest
 
     @property
     def source_name(self) -> str:
