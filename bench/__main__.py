@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from . import measure, report  # noqa: E402
+from .memory import memory_section  # noqa: E402
 from .servers import (  # noqa: E402
     C_BASELINE,
     CRASHES,
@@ -35,7 +36,7 @@ from .servers import (  # noqa: E402
     Video,
 )
 
-MAIN_SECTIONS = ("cpu", "join", "latency", "ceiling")  # the page's "Results" table
+MAIN_SECTIONS = ("cpu", "join", "latency", "ceiling", "memory")  # the page's "Results" table
 SECTIONS = (*MAIN_SECTIONS, "cameras")  # cameras: its own table
 DOC = ROOT / "docs" / "benchmarks.md"
 FINDINGS = "## Findings"
@@ -189,6 +190,7 @@ SECTION_RUNNERS = {
     "join": join_section,
     "latency": latency_section,
     "ceiling": ceiling_section,
+    "memory": memory_section,
     "cameras": cameras_section,
 }
 

@@ -17,11 +17,8 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from .config.model import Config, validate
 from .errors import CameraStreamingError, PipelineError
-from .frames.processor import FrameHook, FrameProcessor
 from .signals import CapturedSignals
 from .sources import FrameSource
 from .sources.supervisor import FaultCounters
@@ -32,7 +29,10 @@ from .telemetry.stats import MemoryHistory, Snapshot, summary_line
 from .telemetry.systemd import Notifier
 from .upkeep import Upkeep
 
-if TYPE_CHECKING:  # gi is imported only when a streamer starts
+if TYPE_CHECKING:  # gi is imported only when a streamer starts; NumPy by NumPy cameras only
+    import numpy as np
+
+    from .frames.processor import FrameHook, FrameProcessor
     from .gst.encoder import H264Encoder
     from .gst.outputs.base import EncodedOutput
     from .gst.rtsp.server import RtspServer
