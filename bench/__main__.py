@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from . import measure, report  # noqa: E402
 from .doc import DOC, MAIN_SECTIONS, OWN_TABLES, write_doc  # noqa: E402
+from .memory import memory_section  # noqa: E402
 from .servers import (  # noqa: E402
     C_BASELINE,
     CRASHES,
@@ -206,6 +207,7 @@ SECTION_RUNNERS = {
     "join": join_section,
     "latency": latency_section,
     "ceiling": ceiling_section,
+    "memory": memory_section,
     "cameras": cameras_section,
     "mse": mse_section,
 }

@@ -1,7 +1,7 @@
 """docs/benchmarks.md: the text describing the benchmarks as the code runs them, the main
-table (cpu, join, latency, ceiling), the tables of their own (cameras, mse), and the findings
-written by hand, kept as they are. A run rewrites the tables of the sections it ran and keeps
-the others from the page it replaces."""
+table (cpu, join, latency, ceiling, memory), the tables of their own (cameras, mse), and the
+findings written by hand, kept as they are. A run rewrites the tables of the sections it ran
+and keeps the others from the page it replaces."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from . import report
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
-MAIN_SECTIONS = ("cpu", "join", "latency", "ceiling")  # the page's "Results" table
+MAIN_SECTIONS = ("cpu", "join", "latency", "ceiling", "memory")  # the page's "Results" table
 OWN_TABLES = {  # section: the heading of its own table, in the order of the page
     "cameras": "## Several cameras in one process",
     "mse": "## Browsers over MSE",
@@ -51,7 +51,7 @@ def write_doc(
     path: Path, rows: dict[str, list[report.Row]], argv: list[str], started: str, loads: str
 ) -> None:
     """Write the page: the text describing the benchmarks as this code runs them, the figures
-    of the sections in `rows`, and, for the main table (cpu, join, latency, ceiling) or a
+    of the sections in `rows`, and, for the main table (cpu, join, latency, ceiling, memory) or a
     table of its own (cameras, mse) when none of its sections ran, the figures the page
     already had. The findings are kept as they are."""
     old = old_parts(path.read_text() if path.exists() else "")

@@ -1,5 +1,6 @@
-"""Command line: argparse -> Config -> Streamer. The only place that maps errors to exit codes:
-0 clean stop, 2 bad input (one line on stderr, no traceback), 1 a pipeline failure at run time."""
+"""Command line: argparse -> Config -> `service.run`. The only place that maps errors to exit
+codes: 0 clean stop, 2 bad input (one line on stderr, no traceback), 1 a pipeline failure at
+run time."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from .config.layers import load as load_settings
 from .config.model import Config
 from .errors import CameraStreamingError, PipelineError
 from .logs import configure_logging
-from .telemetry.memory import limit_arenas
+from .telemetry.memory import disable_huge_pages, fix_mmap_threshold, limit_arenas
 
 PROG = "camera-streaming"
 log = logging.getLogger("camera_streaming")
@@ -85,9 +86,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return doctor_main(argv[1:])
     args = build_parser().parse_args(argv)
-    # Before any thread starts: at most 2 malloc arenas (docs/memory.md has the numbers).
+    # Before any thread starts: at most 2 malloc arenas, a fixed mmap threshold so that
+    # freed frame-sized chunks leave RSS at once, no transparent huge pages (docs/memory.md
+    # has the numbers).
     if os.environ.get("MALLOC_ARENA_MAX") is None:
         limit_arenas(2)
+    if os.environ.get("MALLOC_MMAP_THRESHOLD_") is None:
+        fix_mmap_threshold()
+    if os.environ.get("CAMERA_STREAMING_HUGE_PAGES") != "1":
+        disable_huge_pages()  # resident 2 MB pages for buffers that touch a fraction of them
     try:
         effective = effective_from_args(args)
         config = effective.config

@@ -12,35 +12,27 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import signal
-import socket
-import sys
 import threading
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from .config.model import Config, validate
 from .errors import CameraStreamingError, PipelineError
-from .frames.processor import FrameHook, FrameProcessor
+from .signals import CapturedSignals
 from .sources import FrameSource
 from .sources.supervisor import FaultCounters
 from .streams.camera import Camera
 from .streams.stream import Stream
-from .telemetry.stats import (
-    MemoryHistory,
-    Snapshot,
-    allocator_in_use,
-    rss_bytes,
-    summary_line,
-)
+from .telemetry.figures import describe, process_snapshot
+from .telemetry.stats import MemoryHistory, Snapshot, summary_line
 from .telemetry.systemd import Notifier
 from .upkeep import Upkeep
 
-if TYPE_CHECKING:  # gi is imported only when a streamer starts
+if TYPE_CHECKING:  # gi is imported only when a streamer starts; NumPy by NumPy cameras only
+    import numpy as np
+
+    from .frames.processor import FrameHook, FrameProcessor
     from .gst.encoder import H264Encoder
     from .gst.outputs.base import EncodedOutput
     from .gst.rtsp.server import RtspServer
@@ -50,7 +42,6 @@ if TYPE_CHECKING:  # gi is imported only when a streamer starts
     from .web.mse.feed import MseFeed
 
 log = logging.getLogger(__name__)
-signal_log = logging.getLogger("camera_streaming")
 
 MEMORY_SAMPLE_S = 10.0  # the status page's memory chart: one sample every 10 s, one hour kept
 
@@ -316,79 +307,15 @@ class Streamer:
 
     # -- figures -----------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
-        rtsp = self.rtsp
-        cams = tuple(c.snapshot() for c in self.cameras)
-        streams = [s for c in cams for s in c.streams]
-        ages = [c.last_frame_age_s for c in cams if c.last_frame_age_s is not None]
-        processors = [c.processor for c in self.cameras if c.processor is not None]
-        faults = dataclasses.asdict(self.faults)
-        encoders = sorted({s.encoder for s in streams if s.encoder})
-        return Snapshot(
-            uptime_s=time.monotonic() - self._started_at if self._started_at else 0.0,
-            frames=sum(c.frames for c in cams),
-            fps=sum(c.fps for c in cams),
-            dropped=sum(s.dropped for s in streams),
-            clients=rtsp.clients if rtsp else 0,
-            sessions=rtsp.sessions if rtsp else 0,
-            rss_bytes=rss_bytes(),
-            heap_bytes=allocator_in_use(),
-            encoded=sum(s.encoded for s in streams),
-            hook_errors=sum(p.hook_errors for p in processors),
-            medias=rtsp.feeds if rtsp else 0,
-            connected=rtsp.clients_connected if rtsp else 0,
-            closed=rtsp.clients_closed if rtsp else 0,
-            bytes_sent=rtsp.bytes_sent if rtsp else 0,
-            hook_seconds=sum(p.hook_seconds for p in processors),
-            encoder=",".join(encoders),
-            source_restarts=faults["source_reopens"],
-            idle_frames=sum(c.idle_frames for c in cams),
-            keyframes=sum(s.keyframes for s in streams),
-            last_frame_age_s=min(ages) if ages else None,
-            outputs=tuple(o for s in streams for o in s.outputs),
-            faults=faults,
-            cameras=cams,
-            mse_viewers=sum(s.mse_viewers for s in streams),
-        )
+        """Process totals and each camera and stream, now."""
+        return process_snapshot(self)
 
     def memory_history(self) -> list[tuple[float, int, int | None]]:
         return self.memory.samples()
 
     def describe(self) -> Mapping[str, Any]:
         """Static facts for /api/status and the status page."""
-        from . import __version__
-
-        cfg = self.config
-        hosts: list[str | None] = [None]
-        if cfg.rtsp.bind in ("0.0.0.0", "::"):
-            hosts.append(socket.gethostname())
-        first = self.streams[0]
-        v = first.video
-        return {
-            "version": __version__,
-            "urls": [cfg.rtsp.url(h, first.path) for h in hosts],
-            "source": self.source_name,
-            "video": f"{v.width}x{v.height}@{v.fps} {v.bitrate_kbps} kbps",
-            "codec": v.codec,
-            "encoder": first.spec.name if first.spec else "",
-            "cameras": [
-                {
-                    "name": c.name,
-                    "source": c.source_name,
-                    "streams": [
-                        {
-                            "path": s.path,
-                            "urls": [cfg.rtsp.url(h, s.path) for h in hosts],
-                            "video": f"{s.video.width}x{s.video.height}@{s.video.fps} "
-                            f"{s.video.bitrate_kbps} kbps",
-                            "codec": s.video.codec,
-                            "encoder": s.spec.name if s.spec else "",
-                        }
-                        for s in c.streams
-                    ],
-                }
-                for c in self.cameras
-            ],
-        }
+        return describe(self)
 
     def _on_pipeline_error(self, error: PipelineError) -> None:
         if self.error is None:
@@ -408,36 +335,3 @@ def run(config: Config, handle_signals: bool = False, **kwargs: Any) -> None:
     with CapturedSignals(streamer):
         streamer.start()
         streamer.serve()
-
-
-class CapturedSignals:
-    """SIGINT/SIGTERM ask the streamer to stop; a second SIGINT exits at once. Handlers are
-    restored on exit."""
-
-    def __init__(self, streamer: Any) -> None:
-        self.streamer = streamer
-        self.count = 0
-        self._saved: dict[int, Any] = {}
-
-    def __enter__(self) -> CapturedSignals:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._saved[sig] = signal.signal(sig, self._handle)
-        self._saved[signal.SIGHUP] = signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._saved.items():
-            signal.signal(sig, handler)
-
-    def _handle(self, signum: int, _frame: Any) -> None:
-        self.count += 1
-        if self.count > 1 and signum == signal.SIGINT:
-            sys.stderr.write("camera-streaming: second interrupt, exiting now\n")
-            os._exit(130)
-        if self.count > 1:
-            # Stopping already. A SIGTERM often comes twice: `make run` or a shell forwards
-            # the one sent to it, and `kill`/systemd send theirs to the whole group.
-            signal_log.debug("%s received again while stopping", signal.Signals(signum).name)
-            return
-        signal_log.info("%s received, stopping", signal.Signals(signum).name)
-        self.streamer.request_stop()

@@ -106,6 +106,17 @@ def test_bench_arguments() -> None:
     assert args.cameras_size == "320x240" and args.cameras_rounds == 1
 
 
+def test_bench_memory_reads_this_process() -> None:
+    from bench.memory import group_mappings, read_mem, read_smaps, thread_stacks
+
+    mem = read_mem()
+    assert 0 < mem.anon <= mem.uss <= mem.rss and 0 < mem.pss <= mem.rss
+    groups = group_mappings(read_smaps(), thread_stacks())
+    total_mb = sum(row[0] for row in groups.values()) / 1024
+    assert abs(total_mb - mem.rss) < 0.1 * mem.rss + 2, (total_mb, mem.rss)
+    assert "Python (interpreter and stdlib extensions)" in groups
+
+
 def test_bench_mse_smoke(tmp_path: Path) -> None:
     """The MSE section at a tiny size: Chromium plays and reads latency, the CPU of 1 and 2
     viewers is read with every viewer at full rate, the rows render, and the page keeps the

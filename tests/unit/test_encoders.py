@@ -137,6 +137,12 @@ def test_default_x264_launch_is_unchanged() -> None:
     assert encoder_launch(VideoConfig(), 2, BY_NAME["x264enc"]) == OLD_X264
 
 
+def test_small_streams_run_one_x264_thread() -> None:
+    sub = encoder_launch(VideoConfig(width=640, height=360, fps=10, bitrate_kbps=500))
+    assert sub.split("x264enc", 1)[1].split("!")[0].rstrip().endswith("threads=1")
+    assert "threads=" not in encoder_launch(VideoConfig(width=1280, height=720, fps=25))
+
+
 def test_h265_client_media_uses_rtph265pay() -> None:
     s = client_media_launch(VideoConfig(codec="h265"))
     assert "rtph265pay name=pay0" in s and "video/x-h265" in s and "264" not in s

@@ -130,21 +130,3 @@ def test_a_module_function_hook_loads() -> None:
 
     assert load_hook("json:dumps") is json.dumps
     assert load_hook("os.path:join")("a", "b") == "a/b"
-
-
-def test_a_sub_stream_from_the_main_streams_i420_matches_the_bgr_path() -> None:
-    """Resizing the camera-size I420 plane by plane gives what resizing the BGR frame and
-    converting it gives (within rounding), in the stream's own buffer."""
-    import cv2
-
-    from camera_streaming.frames.processor import StreamScaler
-
-    rng = np.random.default_rng(1)
-    bgr = cv2.resize(rng.integers(0, 256, (90, 160, 3), dtype=np.uint8), (1280, 720))
-    full = StreamScaler(1280, 720).i420(bgr)
-    sub = StreamScaler(640, 360)
-    via_bgr = sub.i420(bgr).copy()
-    via_i420 = sub.i420_from_i420(full)
-    assert via_i420.shape == (540, 640) and via_i420 is sub.i420(bgr)  # the same buffer
-    sub.i420_from_i420(full)
-    assert np.abs(via_i420.astype(int) - via_bgr.astype(int)).mean() < 2.0

@@ -11,6 +11,7 @@ from camera_streaming.gst.launch import (
     client_media_launch,
     client_queue_bytes,
     encoder_launch,
+    input_frame_size,
     output_elements,
     publish_launch,
     raw_caps,
@@ -33,6 +34,18 @@ def test_encoder_launch_forces_i420_and_the_seed_x264_settings() -> None:
         assert prop in x264
     # I420 caps sit right before the encoder, or x264enc picks 4:4:4.
     assert s.index(raw_caps(VideoConfig(width=1920, height=1080, fps=30))) < s.index("x264enc")
+
+
+def test_bgr_input_is_converted_to_i420_before_the_encoder() -> None:
+    video = VideoConfig(width=640, height=360, fps=10)
+    s = encoder_launch(video, input_format="BGR")
+    src = s[: s.index("!")]
+    assert "caps=video/x-raw,format=BGR,width=640,height=360,framerate=10/1" in src
+    assert s.index("videoconvert") < s.index(raw_caps(video)) < s.index("x264enc")
+    assert input_frame_size(video, "BGR") == 640 * 360 * 3
+    assert input_frame_size(video) == video.i420_size
+    with pytest.raises(ValueError):
+        encoder_launch(video, input_format="RGBA")
 
 
 def test_encoder_input_is_bounded_and_leaky() -> None:

@@ -1,6 +1,10 @@
 """The frame path before the encoders: the camera's frame resized into a reused BGR buffer at
 the capture size, the user hook run on it once, then each stream's own resize and I420
-conversion into its own reused buffers. Nothing here allocates per frame."""
+conversion (into the encoder's pooled buffer). Nothing here allocates per frame.
+
+OpenCV is imported only when a frame needs it: a resize, a gray or BGRA frame, a JPEG
+snapshot, or an I420 conversion in a process that has OpenCV loaded anyway. Buffers are
+allocated on first use, so a frame path that never resizes holds none."""
 
 from __future__ import annotations
 
@@ -11,7 +15,6 @@ import threading
 import time
 from typing import Callable
 
-import cv2
 import numpy as np
 
 from ..errors import ConfigError
@@ -25,6 +28,8 @@ def resize_interpolation(src_w: int, src_h: int, dst_w: int, dst_h: int) -> int 
     """OpenCV interpolation for a resize, or None when the sizes match (no resize)."""
     if (src_w, src_h) == (dst_w, dst_h):
         return None
+    import cv2
+
     if dst_w * dst_h < src_w * src_h:
         return int(cv2.INTER_AREA)
     return int(cv2.INTER_LINEAR)
@@ -71,8 +76,8 @@ class FrameProcessor:
         self.hook = hook
         self.overlay = overlay  # drawn after the hook (the built-in --overlay)
         self.last_bgr: np.ndarray | None = None  # the last BGR frame encoded (a reference)
-        self._bgr = np.empty((height, width, 3), np.uint8)
-        self._i420 = np.empty((height * 3 // 2, width), np.uint8)
+        self._bgr: np.ndarray | None = None  # allocated on first use (a resize, a hook)
+        self._i420: np.ndarray | None = None  # process() only
         self.hook_errors = 0
         self.hook_seconds = 0.0  # total time spent in the hook
         self._hook_logged = False
@@ -80,8 +85,17 @@ class FrameProcessor:
     def process(self, frame: np.ndarray) -> np.ndarray:
         """Return the reused I420 buffer holding `frame` resized, hooked and converted.
         Valid until the next call."""
+        import cv2
+
+        if self._i420 is None:
+            self._i420 = np.empty((self.height * 3 // 2, self.width), np.uint8)
         cv2.cvtColor(self.prepare(frame), cv2.COLOR_BGR2YUV_I420, dst=self._i420)
         return self._i420
+
+    def _buffer(self) -> np.ndarray:
+        if self._bgr is None:
+            self._bgr = np.empty((self.height, self.width, 3), np.uint8)
+        return self._bgr
 
     def prepare(self, frame: np.ndarray) -> np.ndarray:
         """Return `frame` as BGR at the capture size, hooked and overlaid: a reused buffer (or
@@ -91,11 +105,13 @@ class FrameProcessor:
         h, w = frame.shape[:2]
         interp = resize_interpolation(w, h, self.width, self.height)
         if interp is not None:
-            cv2.resize(frame, (self.width, self.height), dst=self._bgr, interpolation=interp)
-            bgr = self._bgr
+            import cv2
+
+            bgr = self._buffer()
+            cv2.resize(frame, (self.width, self.height), dst=bgr, interpolation=interp)
         elif self.hook is not None or self.overlay is not None:
-            np.copyto(self._bgr, frame)  # never draw on the caller's or the source's array
-            bgr = self._bgr
+            bgr = self._buffer()
+            np.copyto(bgr, frame)  # never draw on the caller's or the source's array
         else:
             bgr = frame
         if self.hook is not None:
@@ -106,6 +122,8 @@ class FrameProcessor:
         return bgr
 
     def _to_bgr(self, frame: np.ndarray) -> np.ndarray:
+        import cv2
+
         if frame.dtype != np.uint8:
             raise ValueError(f"frames must be uint8, got {frame.dtype}")
         if frame.ndim == 2:
@@ -118,8 +136,7 @@ class FrameProcessor:
             )
         h, w = frame.shape[:2]
         if (w, h) == (self.width, self.height):
-            cv2.cvtColor(frame, code, dst=self._bgr)
-            return self._bgr
+            return cv2.cvtColor(frame, code, dst=self._buffer())  # type: ignore[no-any-return]
         return cv2.cvtColor(frame, code)  # rare: wrong size and format; resized next
 
     def _run_hook(self, bgr: np.ndarray) -> None:
@@ -135,42 +152,44 @@ class FrameProcessor:
         self.hook_seconds += time.perf_counter() - t0
 
 
-def i420_planes(i420: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Views of the Y, U and V planes of an I420 frame stored as a (h*3/2, w) array."""
-    h, w = i420.shape[0] * 2 // 3, i420.shape[1]
-    flat = i420.reshape(-1)
-    y = flat[: w * h].reshape(h, w)
-    u = flat[w * h : w * h * 5 // 4].reshape(h // 2, w // 2)
-    v = flat[w * h * 5 // 4 :].reshape(h // 2, w // 2)
-    return y, u, v
-
-
 class StreamScaler:
-    """One stream's view of the camera's frames, in reused buffers: from BGR (resized when the
-    stream's size differs, then converted to I420), or, cheaper, from another stream's I420
-    frame at the camera's size (each plane resized: 51 us against 240 us for 1280x720 ->
-    640x360 here, as the BGR resize + conversion costs)."""
+    """One stream's view of the camera's BGR frames: resized into a reused BGR buffer when the
+    stream is smaller (or larger), converted to I420 into the buffer it is given (the
+    encoder's pooled buffer: no copy in between)."""
 
     def __init__(self, width: int, height: int) -> None:
         self.width, self.height = width, height
-        self._bgr = np.empty((height, width, 3), np.uint8)
-        self._i420 = np.empty((height * 3 // 2, width), np.uint8)
-        self._planes = i420_planes(self._i420)
+        self._bgr: np.ndarray | None = None  # allocated on the first resize
+        self._i420: np.ndarray | None = None  # i420() only
 
-    def i420_from_i420(self, i420: np.ndarray) -> np.ndarray:
-        """A larger I420 frame resized plane by plane into this stream's I420 buffer."""
-        for src, dst in zip(i420_planes(i420), self._planes):
-            cv2.resize(src, (dst.shape[1], dst.shape[0]), dst=dst, interpolation=cv2.INTER_AREA)
-        return self._i420
+    def resized(self, bgr: np.ndarray) -> np.ndarray:
+        """`bgr` at this stream's size: `bgr` itself, or the reused buffer it was resized to."""
+        h, w = bgr.shape[:2]
+        interp = resize_interpolation(w, h, self.width, self.height)
+        if interp is None:
+            return bgr
+        import cv2
+
+        if self._bgr is None:
+            self._bgr = np.empty((self.height, self.width, 3), np.uint8)
+        cv2.resize(bgr, (self.width, self.height), dst=self._bgr, interpolation=interp)
+        return self._bgr
+
+    def i420_into(self, out: np.ndarray, bgr: np.ndarray) -> None:
+        """Resize `bgr` if needed and convert it to I420 into `out`, a flat uint8 array of
+        width * height * 3 / 2 bytes."""
+        import cv2
+
+        dst = out.reshape(self.height * 3 // 2, self.width)
+        res = cv2.cvtColor(self.resized(bgr), cv2.COLOR_BGR2YUV_I420, dst=dst)
+        if res is not dst and not np.shares_memory(res, dst):
+            np.copyto(dst, res)  # OpenCV allocated its own (it must not: sizes match)
 
     def i420(self, bgr: np.ndarray) -> np.ndarray:
         """`bgr` at this stream's size in I420; the same buffer every call."""
-        h, w = bgr.shape[:2]
-        interp = resize_interpolation(w, h, self.width, self.height)
-        if interp is not None:
-            cv2.resize(bgr, (self.width, self.height), dst=self._bgr, interpolation=interp)
-            bgr = self._bgr
-        cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420, dst=self._i420)
+        if self._i420 is None:
+            self._i420 = np.empty((self.height * 3 // 2, self.width), np.uint8)
+        self.i420_into(self._i420.reshape(-1), bgr)
         return self._i420
 
 
@@ -216,6 +235,8 @@ class LatestFrame:
             self._wanted_until = now + self.keep_s
             if now - self._copied_at > 2 * self.period:
                 self._copied.wait(wait_s)  # the frame path copies its next frame
+            import cv2
+
             with self._lock:
                 if self._bgr is None:
                     return None

@@ -11,20 +11,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from ..config.model import VideoConfig
 from ..errors import PipelineError
 from .encoder_catalog import EncoderSpec
-from .launch import branch_name, encoder_launch, native_split_launch
+from .launch import branch_name, encoder_launch, input_frame_size, native_split_launch, raw_caps
 from .runtime import GLib, Gst, GstVideo, bus_error, init
+
+if TYPE_CHECKING:  # NumPy is imported by the first push: a `gst:` camera never loads it
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
 INPUT_QUEUE = 2  # frames waiting for the encoder; more are dropped and counted
-POOL_BUFFERS = 8
+# At most the queued frames, the one in the encoder (or videoconvert) and the one being
+# filled; the pool allocates on demand, so in steady state it holds 2-3 (docs/memory.md).
+POOL_BUFFERS = INPUT_QUEUE + 2
+PARK_AFTER_S = 10.0  # a pipeline fed from Python that nobody wanted this long is parked
 KEYFRAME_RETRY_S = 0.5  # a forced keyframe not seen by then may be asked for again
 
 
@@ -132,8 +136,11 @@ class EncodedBranch:
 
 
 class H264Encoder(EncodedBranch):
-    """Owns an encoder pipeline and is its first branch. `push_i420()` from any one thread.
-    `extra_streams` (a `gst:` camera only): more branches of the same source, `branches[1:]`."""
+    """Owns an encoder pipeline and is its first branch. Frames go in from any one thread:
+    `push_frame()` copies a frame in `input_format` (I420, or BGR that `videoconvert`
+    converts in the pipeline), `push_into()` lets a function write the frame straight into
+    the pooled buffer. `extra_streams` (a `gst:` camera only): more branches of the same
+    source, `branches[1:]`."""
 
     def __init__(
         self,
@@ -142,10 +149,11 @@ class H264Encoder(EncodedBranch):
         encoder: EncoderSpec | None = None,
         native_source: str | None = None,
         extra_streams: tuple[tuple[VideoConfig, EncoderSpec | None], ...] = (),
+        input_format: str = "I420",
     ) -> None:
         super().__init__(video, 0)
         self.spec = encoder  # None: x264enc (launch.encoder_launch's default)
-        # A `gst:` source's launch fragment: GStreamer makes the frames, push_i420 is unused.
+        # A `gst:` source's launch fragment: GStreamer makes the frames, nothing is pushed.
         self.native_source = native_source
         self.on_error = on_error
         self._extra = extra_streams
@@ -159,17 +167,23 @@ class H264Encoder(EncodedBranch):
         self._acquire_params: Any = None
         self._bus: Any = None
         self._bus_handler = 0
-        self._queue_bytes = INPUT_QUEUE * video.i420_size
-        self.frames_offered = 0  # push_i420 calls while running (the stall check's input)
+        self.input_format = input_format
+        self._frame_size = input_frame_size(video, input_format)
+        self._queue_bytes = INPUT_QUEUE * self._frame_size
+        self.frames_offered = 0  # pushes while running (the stall check's input)
         self.frames_in = 0
         self.dropped = 0
         self.alloc_failures = 0
         self.rebuilds = 0
+        self.parks = 0
+        self._parked = False
 
     def _launch(self) -> str:
         if self._extra and self.native_source:
             return native_split_launch(self.native_source, [(self.video, self.spec), *self._extra])
-        return encoder_launch(self.video, INPUT_QUEUE, self.spec, self.native_source)
+        return encoder_launch(
+            self.video, INPUT_QUEUE, self.spec, self.native_source, self.input_format
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -201,11 +215,8 @@ class H264Encoder(EncodedBranch):
     def _make_pool(self) -> Any:
         pool = Gst.BufferPool.new()
         cfg = pool.get_config()
-        caps = Gst.Caps.from_string(
-            f"video/x-raw,format=I420,width={self.video.width},height={self.video.height},"
-            f"framerate={self.video.fps}/1"
-        )
-        Gst.BufferPool.config_set_params(cfg, caps, self.video.i420_size, 2, POOL_BUFFERS)
+        caps = Gst.Caps.from_string(raw_caps(self.video, self.input_format))
+        Gst.BufferPool.config_set_params(cfg, caps, self._frame_size, 2, POOL_BUFFERS)
         pool.set_config(cfg)
         pool.set_active(True)
         params = Gst.BufferPoolAcquireParams()
@@ -250,17 +261,57 @@ class H264Encoder(EncodedBranch):
         if self._pool is not None:
             self._pool.set_active(False)
         self._pipeline = self._appsrc = self._pool = self._bus = None
+        self._parked = False
 
     @property
     def running(self) -> bool:
         return self._pipeline is not None
 
+    @property
+    def parked(self) -> bool:
+        return self._parked
+
+    def park(self) -> bool:
+        """Bring a pipeline fed from Python that nobody watches down to READY: the encoder
+        frees its frames (x264 at 720p: ~20 MB) and the pool its buffers. The next push
+        starts it again, and its first frame is an IDR with SPS/PPS. Same thread rules as
+        the pushes (the stream's lock). False when there is nothing to park."""
+        pipeline, pool = self._pipeline, self._pool
+        if pipeline is None or pool is None or self._parked:
+            return False
+        pipeline.set_state(Gst.State.READY)
+        pool.set_active(False)
+        self._parked = True
+        self.parks += 1
+        return True
+
+    def _unpark(self) -> bool:
+        pool, pipeline = self._pool, self._pipeline
+        pool.set_active(True)
+        self._parked = False
+        if pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
+            log.error("the parked encoder pipeline failed to start again")
+            if self.on_error is not None:
+                self.on_error(PipelineError("encoder", "the encoder pipeline failed to restart"))
+            return False
+        return True
+
     # -- frames in ---------------------------------------------------------------------------
-    def push_i420(self, frame: np.ndarray) -> bool:
-        """Copy one I420 frame into a pooled buffer and queue it. False (and counted) when the
-        encoder is behind, the pool is exhausted, or the pipeline is gone."""
+    def push_frame(self, frame: np.ndarray) -> bool:
+        """Copy one frame (`input_format`, this stream's size) into a pooled buffer and queue
+        it. False (and counted) when the encoder is behind, the pool is exhausted, or the
+        pipeline is gone."""
+        return self.push_into(_copy_into, frame)
+
+    push_i420 = push_frame  # for an I420 pipeline (tests, the ceiling bench)
+
+    def push_into(self, fill: Callable[[np.ndarray, Any], None], arg: Any) -> bool:
+        """Like `push_frame`, but `fill(view, arg)` writes the frame into `view`, the pooled
+        buffer as a flat uint8 array (valid only during the call)."""
         appsrc, pool = self._appsrc, self._pool
         if appsrc is None or pool is None:
+            return False
+        if self._parked and not self._unpark():
             return False
         self.frames_offered += 1
         if appsrc.get_property("current-level-bytes") >= self._queue_bytes:
@@ -276,10 +327,12 @@ class H264Encoder(EncodedBranch):
             self.alloc_failures += 1
             self.dropped += 1
             return False
+        import numpy as np
+
         try:
             # The view lives only inside the map (docs/gstreamer.md, fact 3).
-            view = np.frombuffer(info.data, dtype=np.uint8, count=frame.size)
-            view[:] = frame.reshape(-1)
+            view = np.frombuffer(info.data, dtype=np.uint8, count=self._frame_size)
+            fill(view, arg)
             del view
         finally:
             buf.unmap(info)
@@ -301,6 +354,10 @@ class H264Encoder(EncodedBranch):
         log.debug("GStreamer debug: %s", debug)
         if self.on_error is not None:
             self.on_error(PipelineError(element, text, debug))
+
+
+def _copy_into(view: np.ndarray, frame: np.ndarray) -> None:
+    view[:] = frame.reshape(-1)
 
 
 def _block_probe(_pad: Any, _info: Any) -> Any:

@@ -30,11 +30,18 @@ def _bps(v: VideoConfig) -> int:
     return v.bitrate_kbps * 1000
 
 
+# Up to this many pixels a second (640x360@30) x264 runs one thread: one encodes that in real
+# time at superfast, and each sliced thread holds its own buffers (640x360: 6.6 MB resident
+# with one thread, 7.1 MB with the automatic count on 2 cores; docs/memory.md).
+ONE_THREAD_PIXEL_RATE = 640 * 360 * 30
+
+
 def _x264(v: VideoConfig) -> str:
-    # The seed's settings; kept byte-identical (launch.x264_properties uses this).
+    # The seed's settings (launch.x264_properties uses this), one thread for small streams.
+    one = " threads=1" if v.width * v.height * v.fps <= ONE_THREAD_PIXEL_RATE else ""
     return (
         f"tune=zerolatency speed-preset=superfast bitrate={_kbps(v)} "
-        f"key-int-max={v.keyframe_distance} bframes=0 byte-stream=true"
+        f"key-int-max={v.keyframe_distance} bframes=0 byte-stream=true{one}"
     )
 
 

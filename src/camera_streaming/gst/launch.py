@@ -68,12 +68,21 @@ def client_elements(codec: str) -> tuple[str, ...]:
     return ("appsrc", payloader(codec))
 
 
-def raw_caps(video: VideoConfig) -> str:
-    """Caps of the frames we push: I420 forced, or x264enc negotiates 4:4:4
+def raw_caps(video: VideoConfig, fmt: str = "I420") -> str:
+    """Caps of raw frames: I420 forced before the encoder, or x264enc negotiates 4:4:4
     (docs/gstreamer.md, "I420 before x264enc")."""
     return (
-        f"video/x-raw,format=I420,width={video.width},height={video.height},framerate={video.fps}/1"
+        f"video/x-raw,format={fmt},width={video.width},height={video.height},"
+        f"framerate={video.fps}/1"
     )
+
+
+INPUT_FORMATS = ("I420", "BGR")  # what an encoder pipeline's appsrc takes
+
+
+def input_frame_size(video: VideoConfig, fmt: str = "I420") -> int:
+    """Bytes of one frame pushed in `fmt`."""
+    return video.i420_size if fmt == "I420" else video.width * video.height * 3
 
 
 def x264_properties(video: VideoConfig) -> str:
@@ -129,16 +138,21 @@ def encoder_launch(
     input_queue: int = 2,
     encoder: EncoderSpec | None = None,
     native_source: str | None = None,
+    input_format: str = "I420",
 ) -> str:
     """One stream's encoder pipeline: our frames in through a bounded appsrc (or, for a `gst:`
     source, the source's own elements), H.264/H.265 access units out through an appsink.
-    `encoder` defaults to x264enc (x265enc for h265); see `encoder_catalog.select_encoder`."""
+    `encoder` defaults to x264enc (x265enc for h265); see `encoder_catalog.select_encoder`.
+    BGR frames are converted to I420 by `videoconvert` in the encoder's streaming thread."""
+    if input_format not in INPUT_FORMATS:
+        raise ValueError(f"input format {input_format!r}: one of {INPUT_FORMATS}")
+    convert = "" if input_format == "I420" else "videoconvert ! "
     head = (
         native_head(video, native_source)
         if native_source
         else f"appsrc name=src is-live=true format=time do-timestamp=true block=false "
-        f"max-buffers={input_queue} max-bytes=0 leaky-type=downstream caps={raw_caps(video)} "
-        f"! {raw_caps(video)}"
+        f"max-buffers={input_queue} max-bytes=0 leaky-type=downstream "
+        f"caps={raw_caps(video, input_format)} ! {convert}{raw_caps(video)}"
     )
     return f"{head} ! {encoder_tail(video, encoder)}"
 

@@ -21,13 +21,12 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-import cv2
-import numpy as np
-
 from ..backoff import SOURCE_FIRST_S, Backoff
 from ..errors import CameraStreamingError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from . import FrameSource
 
 log = logging.getLogger(__name__)
@@ -55,9 +54,12 @@ class FaultCounters:
 
 class Slate:
     """A pre-rendered "NO SIGNAL" BGR frame; the clock line is redrawn at most once a second
-    into the same buffer."""
+    into the same buffer. Drawn with OpenCV, which is imported here: the supervisor builds its
+    slate the first time it shows it (a source that never fails loads no OpenCV for it)."""
 
     def __init__(self, width: int, height: int, label: str = "") -> None:
+        import numpy as np
+
         self.frame = np.full((height, width, 3), 32, np.uint8)
         self._scale = max(0.35, height / 480)
         thick = max(1, int(self._scale * 2))
@@ -71,6 +73,8 @@ class Slate:
         self._shown_second = -1
 
     def _put(self, text: str, y: int, size: float, thick: int) -> None:
+        import cv2
+
         font, scale = cv2.FONT_HERSHEY_SIMPLEX, size * self._scale
         (tw, _), _ = cv2.getTextSize(text, font, scale, thick)
         x = max(0, (self.frame.shape[1] - tw) // 2)
@@ -111,12 +115,20 @@ class CaptureSupervisor:
         self.backoff = Backoff(SOURCE_FIRST_S, retry_max_s)
         self._suffix = f"-{name}" if name else ""
         self.counters = FaultCounters()
-        self.slate = Slate(width, height, source.name if source is not None else "")
+        self.width, self.height = width, height
+        self._slate: Slate | None = None  # built the first time it is shown
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._last_frame_at = time.monotonic()
         self._down = False  # the source failed and is being re-opened
         self._stalled = False  # the watchdog saw no frame for stall_timeout_s
+
+    @property
+    def slate(self) -> Slate:
+        if self._slate is None:
+            label = self.source.name if self.source is not None else ""
+            self._slate = Slate(self.width, self.height, label)
+        return self._slate
 
     @property
     def showing_slate(self) -> bool:

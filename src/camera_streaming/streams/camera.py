@@ -13,27 +13,32 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Callable
 
-import numpy as np
-
 from ..config.model import CameraConfig, RecoveryConfig, VideoConfig
 from ..errors import PipelineError
-from ..frames.overlay import StatusOverlay
-from ..frames.processor import FrameHook, FrameProcessor, LatestFrame, load_hook
-from ..sources import FrameSource, open_source
+from ..sources import FrameSource
 from ..sources.supervisor import CaptureSupervisor, FaultCounters
 from ..telemetry.stats import CameraSnapshot, FpsMeter
 from .stream import Stream, start_encoder
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the frame path (NumPy) is imported by NumPy cameras only
+    import numpy as np
+
+    from ..frames.processor import FrameHook, FrameProcessor, LatestFrame
     from ..gst.encoder import H264Encoder
     from ..gst.encoder_catalog import EncoderSpec
 
 log = logging.getLogger(__name__)
+
+# "opencv": OpenCV converts BGR to I420 even where nothing else needs it (~1.7 ms less CPU
+# per 720p frame than videoconvert, ~36 MB more RSS: docs/memory.md).
+CONVERTER_ENV = "CAMERA_STREAMING_CONVERTER"
 
 OnError = Callable[[PipelineError], None]
 
@@ -61,11 +66,23 @@ class Camera:
         self._fps = FpsMeter()
         self.processor: FrameProcessor | None = None
         self.supervisor: CaptureSupervisor | None = None
-        self.latest = LatestFrame(snapshot_max_fps)  # for the JPEG snapshot
+        self._snapshot_max_fps = snapshot_max_fps
+        self._latest: LatestFrame | None = None  # for the JPEG snapshot
+        self._latest_lock = threading.Lock()
         self.frames = 0  # frames offered by the source or the API
         self.idle_frames = 0  # frames not processed because no stream was wanted
         self.last_frame_at = 0.0
         self._native_at, self._native_fps = 0.0, 0.0
+
+    @property
+    def latest(self) -> LatestFrame:
+        """The latest frame for the JPEG snapshot (created on first use)."""
+        with self._latest_lock:  # HTTP threads may ask at once
+            if self._latest is None:
+                from ..frames.processor import LatestFrame
+
+                self._latest = LatestFrame(self._snapshot_max_fps)
+            return self._latest
 
     @property
     def source_name(self) -> str:
@@ -92,11 +109,24 @@ class Camera:
             for stream, branch, sp in zip(others, pipeline.branches[1:], specs[1:]):
                 stream.attach(branch, pipeline, sp[0])
         else:
+            cap = self.capture
+            # OpenCV is loaded already (the source, the hook, the application), or will be
+            # for a stream's resize, or asked for: then it converts every stream's frames.
+            opencv = (
+                os.environ.get(CONVERTER_ENV) == "opencv"
+                or "cv2" in sys.modules
+                or any(
+                    (s.video.width, s.video.height) != (cap.width, cap.height) for s in self.streams
+                )
+            )
             for stream, sp in zip(self.streams, specs):
                 video = stream.video
+                fmt = stream.input_format(cap.width, cap.height, opencv)
 
-                def make_one(spec: EncoderSpec, video: VideoConfig = video) -> H264Encoder:
-                    return H264Encoder(video, on_error, spec)
+                def make_one(
+                    spec: EncoderSpec, video: VideoConfig = video, fmt: str = fmt
+                ) -> H264Encoder:
+                    return H264Encoder(video, on_error, spec, input_format=fmt)
 
                 encoder, spec = start_encoder(make_one, sp)
                 stream.attach(encoder, encoder, spec)
@@ -109,9 +139,16 @@ class Camera:
         start with one line."""
         if self.native:
             return
+        from ..frames.processor import FrameProcessor, load_hook
+        from ..sources import open_source
+
         if self._hook is None and self.cfg.hook:
             self._hook = load_hook(self.cfg.hook)
-        overlay = StatusOverlay(self._overlay_figures) if self.cfg.overlay else None
+        overlay = None
+        if self.cfg.overlay:
+            from ..frames.overlay import StatusOverlay  # draws with OpenCV
+
+            overlay = StatusOverlay(self._overlay_figures)
         self.processor = FrameProcessor(
             self.capture.width, self.capture.height, self._hook, overlay
         )
@@ -158,7 +195,8 @@ class Camera:
             self.frames += 1
             self._fps.tick()
             now = self.last_frame_at = time.monotonic()
-            snapshot_due = self.latest.due(now)
+            latest = self._latest
+            snapshot_due = latest is not None and latest.due(now)
             wanted = [s for s in self.streams if s.wanted]
             if not wanted:
                 self.idle_frames += 1
@@ -169,15 +207,9 @@ class Camera:
             if snapshot_due:
                 self.latest.keep(bgr, now)
             ok = True
-            full: np.ndarray | None = None  # this frame in I420 at the capture size, once made
-            h, w = bgr.shape[:2]
             for stream in wanted:
-                if not stream.share.take(now):
-                    continue
-                i420 = stream.push(bgr, full)
-                ok = ok and i420 is not None
-                if full is None and (stream.video.width, stream.video.height) == (w, h):
-                    full = i420
+                if stream.share.take(now):
+                    ok = stream.push(bgr) and ok
             return ok
 
     def _overlay_figures(self) -> tuple[int, float]:
@@ -187,6 +219,8 @@ class Camera:
     def tick(self, now: float) -> None:
         for stream in self.streams:
             stream.check_stall(now)
+            if not self.native:
+                stream.check_idle(now)
         if self.native:
             for stream in self.streams:
                 if stream.encoder is not None:

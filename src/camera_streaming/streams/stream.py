@@ -12,16 +12,16 @@ import threading
 import time
 from typing import TYPE_CHECKING, Callable
 
-import numpy as np
-
 from ..config.model import StreamConfig
 from ..errors import PipelineError
 from ..frames.decimate import RateShare
-from ..frames.processor import StreamScaler
 from ..stall import EncoderStall
 from ..telemetry.stats import FpsMeter, StreamSnapshot
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from ..frames.processor import StreamScaler
     from ..gst.encoder import EncodedBranch, H264Encoder
     from ..gst.encoder_catalog import EncoderSpec
     from ..gst.outputs.base import EncodedOutput
@@ -56,7 +56,7 @@ class Stream:
         self.path = cfg.path
         self.video = cfg.video
         self.share = RateShare(cfg.video.fps, camera_fps)
-        self.scaler = StreamScaler(cfg.video.width, cfg.video.height)
+        self.scaler: StreamScaler | None = None  # NumPy cameras only (`input_format`)
         self._lock = threading.Lock()
         self._fps = FpsMeter()
         self._stall = EncoderStall(stall_timeout_s, time.monotonic())
@@ -70,10 +70,24 @@ class Stream:
         self.mse: MseFeed | None = None  # browsers over MSE, made on the first (service.py)
         self.frames = 0
         self.encoder_stalls = 0
+        self._wanted_at = time.monotonic()  # the last upkeep tick that saw it wanted
         self._counted_at, self._counted_rate = 0.0, 0.0  # gst: cameras (count_encoded)
 
     def attach(self, encoder: EncodedBranch, pipeline: H264Encoder, spec: EncoderSpec) -> None:
         self.encoder, self.pipeline, self.spec = encoder, pipeline, spec
+
+    def input_format(self, capture_w: int, capture_h: int, opencv: bool) -> str:
+        """What this stream's encoder takes from a NumPy camera capturing at this size.
+        Without OpenCV (`opencv`: the process loads it anyway) a stream at the capture size
+        gets BGR, converted by `videoconvert` in the encoder pipeline: no OpenCV (~36 MB RSS)
+        for the conversion alone. Otherwise I420, converted by OpenCV straight into the
+        pooled buffer, in about a third of videoconvert's CPU time. docs/memory.md has the
+        figures."""
+        from ..frames.processor import StreamScaler
+
+        self.scaler = StreamScaler(self.video.width, self.video.height)
+        same_size = (capture_w, capture_h) == (self.video.width, self.video.height)
+        return "BGR" if same_size and not opencv else "I420"
 
     def start_outputs(self) -> None:
         from ..gst.outputs.publish import RtspPublisher
@@ -97,24 +111,20 @@ class Stream:
         return encoder is not None and encoder.wanted
 
     # -- frames ------------------------------------------------------------------------------
-    def push(self, bgr: np.ndarray, full_i420: np.ndarray | None = None) -> np.ndarray | None:
-        """Resize and convert the camera's frame (from `full_i420`, the same frame in I420 at
-        the camera's size, when another stream made it), hand it to the encoder. Returns the
-        I420 frame pushed (valid until the next push), None when the encoder is gone or
-        behind (counted there)."""
+    def push(self, bgr: np.ndarray) -> bool:
+        """Resize and convert the camera's frame, hand it to the encoder. False when the
+        encoder is behind (counted there) or gone."""
         with self._lock:
             pipeline = self.pipeline
             if pipeline is None:
-                return None
+                return False
             self.frames += 1
             self._fps.tick()
-            h, w = bgr.shape[:2]
-            smaller = self.video.width < w and self.video.height < h
-            if full_i420 is not None and smaller:
-                i420 = self.scaler.i420_from_i420(full_i420)
-            else:
-                i420 = self.scaler.i420(bgr)
-            return i420 if pipeline.push_i420(i420) else None
+            scaler = self.scaler
+            assert scaler is not None
+            if pipeline.input_format == "BGR":  # at this size: videoconvert converts it
+                return pipeline.push_frame(bgr)
+            return pipeline.push_into(scaler.i420_into, bgr)
 
     def rebuild_encoder(self) -> None:
         """Replace the encoder pipeline; frames pushed meanwhile wait for the lock, RTSP
@@ -124,6 +134,22 @@ class Stream:
             return
         with self._lock:
             pipeline.rebuild()
+
+    def check_idle(self, now: float) -> None:
+        """Upkeep: park this stream's own encoder pipeline (fed from Python) once nothing has
+        wanted its frames for PARK_AFTER_S; the next frame pushed starts it again."""
+        from ..gst.encoder import PARK_AFTER_S
+
+        if self.wanted:
+            self._wanted_at = now
+            return
+        enc = self.pipeline
+        if enc is None or enc is not self.encoder or enc.native_source or enc.parked:
+            return
+        if now - self._wanted_at >= PARK_AFTER_S:
+            with self._lock:
+                if not self.wanted and enc.park():
+                    log.debug("encoder of %s parked: nobody watches", self.path)
 
     def check_stall(self, now: float) -> None:
         """Upkeep: rebuild the encoder when frames went in and nothing came out for the stall

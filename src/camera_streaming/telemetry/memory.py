@@ -12,14 +12,19 @@ import ctypes
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import psutil
+from typing import TYPE_CHECKING
 
 from .stats import _libc
 
+if TYPE_CHECKING:  # imported by ProcessWatcher (monitor, soak): a server does not need it
+    import psutil
+
 log = logging.getLogger(__name__)
 
-M_ARENA_MAX = -8  # mallopt parameter number (glibc malloc.h)
+M_ARENA_MAX = -8  # mallopt parameter numbers (glibc malloc.h)
+M_MMAP_THRESHOLD = -3
+PR_SET_THP_DISABLE = 41  # prctl option (linux/prctl.h)
+MMAP_THRESHOLD = 256 * 1024  # chunks this large are mmapped, and unmapped when freed
 
 
 def linear_slope(xs: Sequence[float], ys: Sequence[float]) -> float:
@@ -101,11 +106,15 @@ class ProcessWatcher:
     """Samples one process (default: this one). `cpu_percent` is since the previous sample."""
 
     def __init__(self, pid: int | None = None) -> None:
-        self.process = psutil.Process(pid)
+        import psutil
+
+        self.process: psutil.Process = psutil.Process(pid)
         self.process.cpu_percent(None)
 
     def sample(self) -> ProcessSample:
         """Raises `psutil.NoSuchProcess` once the process has exited (zombies included)."""
+        import psutil
+
         p = self.process
         with p.oneshot():
             if p.status() == psutil.STATUS_ZOMBIE:
@@ -128,3 +137,28 @@ def limit_arenas(count: int = 2) -> bool:
         return False
     fn.argtypes = [ctypes.c_int, ctypes.c_int]
     return bool(fn(M_ARENA_MAX, count))
+
+
+def fix_mmap_threshold(size: int = MMAP_THRESHOLD) -> bool:
+    """Fix glibc's mmap threshold (like MALLOC_MMAP_THRESHOLD_): every chunk of `size` bytes
+    or more is mmapped and goes back to the kernel when freed. By default the threshold rises
+    to the size of each mmapped chunk freed (up to 32 MB), after which frame-sized chunks
+    come from the heap and stay resident as free lists: an encoder parked and restarted
+    would leave its ~26 MB (x264, 720p) there. Safe to call at any time."""
+    fn = getattr(_libc, "mallopt", None) if _libc is not None else None
+    if fn is None:
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_int]
+    return bool(fn(M_MMAP_THRESHOLD, size))
+
+
+def disable_huge_pages() -> bool:
+    """No transparent huge pages for this process (prctl PR_SET_THP_DISABLE; inherited by
+    children). x264 and NumPy ask for huge pages for their large buffers (madvise), and a
+    2 MB huge page is resident as a whole however little of it is touched: 4-18 MB of RSS
+    at 720p (docs/memory.md). Call before the large buffers are allocated."""
+    fn = getattr(_libc, "prctl", None) if _libc is not None else None
+    if fn is None:
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    return bool(fn(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0)

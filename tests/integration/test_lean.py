@@ -1,0 +1,55 @@
+"""A run loads only what it needs (no OpenCV when no frame needs it, no NumPy for a `gst:`
+camera), and an encoder nobody watches is parked and comes back with an IDR
+(docs/memory.md)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from support.fakes import make_config, running
+from support.lean import loaded_after_start, play_until_idr
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_test_pattern_at_the_output_size_loads_no_opencv() -> None:
+    got = loaded_after_start("test")
+    assert got == {"cv2": False, "numpy": True, "formats": ["BGR"]}  # videoconvert converts
+
+
+def test_opencv_converts_when_asked_to() -> None:
+    assert loaded_after_start("test", CAMERA_STREAMING_CONVERTER="opencv")["formats"] == ["I420"]
+
+
+def test_a_gst_camera_loads_neither_numpy_nor_opencv() -> None:
+    got = loaded_after_start("gst:videotestsrc pattern=ball")
+    assert got["cv2"] is False and got["numpy"] is False
+
+
+def test_a_camera_with_a_stream_to_resize_converts_every_stream_with_opencv() -> None:
+    got = loaded_after_start("test", substream=True)
+    assert got["formats"] == ["I420", "I420"]  # OpenCV is loaded by the first frame
+
+
+def test_an_encoder_nobody_watches_is_parked_and_restarts_with_an_idr(
+    port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import camera_streaming.gst.encoder as encoder
+
+    monkeypatch.setattr(encoder, "PARK_AFTER_S", 0.5)
+    with running(make_config(port)) as s:
+        url = s.config.rtsp.url("127.0.0.1")
+        enc = s.encoder
+        assert enc is not None
+        for _ in range(2):
+            assert play_until_idr(url) < 2.0
+            deadline = time.monotonic() + 10
+            while not enc.parked and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert enc.parked, "the encoder was not parked once the client left"
+        frames_in = enc.frames_in
+        assert play_until_idr(url) < 2.0  # unparked by the next client's frames
+        assert not enc.parked and enc.frames_in > frames_in and enc.parks >= 2
+        assert enc.alloc_failures == 0 and s.error is None
