@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from ..gst.encoder_catalog import EncoderSpec
     from ..gst.outputs.base import EncodedOutput
     from ..gst.rtsp.mount import Mount
+    from ..web.webrtc.feed import WebRtcFeed
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class Stream:
         self.spec: EncoderSpec | None = None
         self.outputs: list[EncodedOutput] = []
         self.mount: Mount | None = None
+        self.webrtc: WebRtcFeed | None = None  # its WebRTC viewers (set by the WHEP service)
         self.frames = 0
         self.encoder_stalls = 0
         self._counted_at, self._counted_rate = 0.0, 0.0  # gst: cameras (count_encoded)
@@ -174,7 +176,7 @@ class Stream:
 
     # -- figures -----------------------------------------------------------------------------
     def snapshot(self) -> StreamSnapshot:
-        enc, mount, v = self.encoder, self.mount, self.video
+        enc, mount, webrtc, v = self.encoder, self.mount, self.webrtc, self.video
         own = self.pipeline if self.pipeline is self.encoder else None
         return StreamSnapshot(
             path=self.path,
@@ -183,11 +185,15 @@ class Stream:
             fps=self._counted_rate if self._counted_at else self._fps.fps,
             encoded=enc.frames_out if enc else 0,
             keyframes=enc.keyframes_out if enc else 0,
-            dropped=(own.dropped if own else 0) + (mount.dropped if mount else 0),
+            dropped=sum(x.dropped for x in (own, mount, webrtc) if x is not None),
             clients=mount.live_feeds if mount else 0,
             medias=mount.feeds if mount else 0,
             bytes_sent=mount.bytes_sent if mount else 0,
             encoder=self.spec.name if self.spec else "",
             outputs=tuple(o.status() for o in self.outputs),
             codec=v.codec,
+            webrtc_viewers=webrtc.viewers if webrtc else 0,
+            webrtc_joined=webrtc.joined if webrtc else 0,
+            webrtc_left=webrtc.left if webrtc else 0,
+            webrtc_dropped=webrtc.dropped_viewers if webrtc else 0,
         )

@@ -151,11 +151,16 @@ class StreamSnapshot:
     encoder: str
     outputs: tuple[OutputStatus, ...] = ()
     codec: str = "h264"
+    webrtc_viewers: int = 0  # WebRTC (WHEP) viewers now
+    webrtc_joined: int = 0
+    webrtc_left: int = 0  # ended by the viewer (DELETE)
+    webrtc_dropped: int = 0  # ended by the server: silent, ICE failed, pipeline error
 
     def short(self) -> str:
+        webrtc = f" webrtc={self.webrtc_viewers}" if self.webrtc_joined else ""
         return (
             f"{self.path} fps={self.fps:.1f} encoded={self.encoded} clients={self.clients} "
-            f"dropped={self.dropped}" + "".join(f" {o.short()}" for o in self.outputs)
+            f"dropped={self.dropped}{webrtc}" + "".join(f" {o.short()}" for o in self.outputs)
         )
 
 

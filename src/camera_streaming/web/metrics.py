@@ -88,6 +88,8 @@ def per_camera(s: Snapshot) -> Iterator[Metric]:
     dropped = _family(CounterMetricFamily, "stream_dropped_frames", behind, st)
     clients = _family(GaugeMetricFamily, "stream_clients", "RTSP clients playing", st)
     sent = _family(CounterMetricFamily, "stream_bytes_sent", "Bytes handed to RTSP clients", st)
+    viewers = _family(GaugeMetricFamily, "stream_viewers", "Browser viewers now, by kind",
+                      [*st, "kind"])  # fmt: skip
     for c in s.cameras:
         frames.add_metric([c.name], c.frames)
         fps.add_metric([c.name], c.fps)
@@ -103,7 +105,9 @@ def per_camera(s: Snapshot) -> Iterator[Metric]:
             dropped.add_metric(labels, x.dropped)
             clients.add_metric(labels, x.clients)
             sent.add_metric(labels, x.bytes_sent)
+            viewers.add_metric([*labels, "webrtc"], x.webrtc_viewers)
     yield from (frames, fps, idle, hook, lost, info, s_fps, encoded, keys, dropped, clients, sent)
+    yield viewers
 
 
 def per_output(s: Snapshot) -> Iterator[Metric]:
