@@ -16,7 +16,7 @@ from .config.layers import load as load_settings
 from .config.model import Config
 from .errors import CameraStreamingError, PipelineError
 from .logs import configure_logging
-from .telemetry.memory import limit_arenas
+from .telemetry.memory import limit_arenas, slices_on_malloc
 
 PROG = "camera-streaming"
 log = logging.getLogger("camera_streaming")
@@ -85,9 +85,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return doctor_main(argv[1:])
     args = build_parser().parse_args(argv)
-    # Before any thread starts: at most 2 malloc arenas (docs/memory.md has the numbers).
+    # Before any thread starts: at most 2 malloc arenas (docs/memory.md has the numbers);
+    # before GLib loads: its slices on malloc (docs/webrtc.md).
     if os.environ.get("MALLOC_ARENA_MAX") is None:
         limit_arenas(2)
+    slices_on_malloc()
     try:
         effective = effective_from_args(args)
         config = effective.config
