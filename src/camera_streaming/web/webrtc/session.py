@@ -126,8 +126,7 @@ class WebRtcSession:
             f"appsrc name=src is-live=true format=time do-timestamp=false block=false "
             f"max-buffers=0 max-bytes={2 * queue_bytes} leaky-type=downstream "
             f"caps=video/x-h264,stream-format=byte-stream,alignment=au "
-            f"! rtph264pay config-interval=0 aggregate-mode=zero-latency mtu=1200 "
-            f"! application/x-rtp,media=video,encoding-name=H264,clock-rate=90000,payload={pt} "
+            f"! rtph264pay config-interval=0 aggregate-mode=zero-latency mtu=1200 pt={pt} "
             f"! webrtcbin name=webrtc bundle-policy=max-bundle"
         )
         pipeline.use_clock(clock)
