@@ -252,7 +252,13 @@ def viewers_cpu(server: WebRtcServer, viewers: int, window: float, settle: float
 
 # -- the section -----------------------------------------------------------------------------
 def webrtc_rows(
-    video: Video, latency_s: float, window: float, rounds: int, joins: int, progress: Progress
+    video: Video,
+    latency_s: float,
+    window: float,
+    rounds: int,
+    joins: int,
+    progress: Progress,
+    settle: float = 3.0,
 ) -> list[Row]:
     rows: list[Row] = []
     with WebRtcServer(video) as server:
@@ -272,7 +278,7 @@ def webrtc_rows(
         one, many, fps = [], [], []
         for r in range(rounds):
             for n in (1, 16) if r % 2 == 0 else (16, 1):
-                cpu, low = viewers_cpu(server, n, window, settle=3.0)
+                cpu, low = viewers_cpu(server, n, window, settle)
                 (one if n == 1 else many).append(cpu)
                 fps.append((n, low))
                 progress(f"  webrtc CPU round {r + 1}: {n:2d} viewers {cpu:5.1f} % "
