@@ -96,6 +96,24 @@ def test_lan_peer_without_loopback() -> None:
         assert "127.0.0.1" not in {a for _, a, _ in candidates(out["answer"])}
 
 
+def test_one_udp_port_serves_one_viewer_at_a_time() -> None:
+    """`udp_ports = "N"`: the first viewer takes the port (on every address), the next gets
+    503 with the reason until the first leaves."""
+    port = 47000 + free_port() % 1000
+    with running(whep_config(udp_ports=str(port), timeout_s=15.0)) as s:
+        http = s.http.port  # type: ignore[union-attr]
+        status, headers, answer = offer_post(http)
+        assert status == 201, answer
+        assert {p for t, _, p in candidates(answer.decode()) if t == "udp"} == {port}
+        status2, _, reason = offer_post(http)
+        assert status2 == 503 and b"udp_ports" in reason, reason
+        assert s.whep.viewers == 1 and s.whep._pending == 0  # type: ignore[union-attr]
+        assert request(http, "DELETE", headers["location"])[0] == 200
+        status3, headers3, _ = offer_post(http)
+        assert status3 == 201
+        assert request(http, "DELETE", headers3["location"])[0] == 200
+
+
 def test_whep_http_edges() -> None:
     """CORS preflight, the refusals with their reasons, Location and DELETE; nothing is left
     behind by a refused request."""

@@ -83,6 +83,10 @@ class AnswerError(Exception):
     """webrtcbin could not answer the offer; the message says why (400 to the client)."""
 
 
+class NoCandidates(Exception):
+    """The answer has no candidate: no port left in `[webrtc] udp_ports` (503)."""
+
+
 class WebRtcSession:
     """One viewer. Build with the payload type to answer with, then `answer()` once."""
 
@@ -185,6 +189,8 @@ class WebRtcSession:
             video = ()
         if not video or video[0].port == 0 or video[0].direction != "sendonly":
             raise AnswerError("no video could be negotiated with the offer")
+        if "a=candidate:" not in text:
+            raise NoCandidates("no ICE candidate: every port of [webrtc] udp_ports is taken")
         return text
 
     def _call(self, signal: str, argument: Any) -> Any:

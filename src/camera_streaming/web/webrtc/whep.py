@@ -155,7 +155,7 @@ class WhepService:
 
     def open(self, path: str, offer: str, pt: int, peer: str) -> Reply:
         """A worker: build the viewer's pipeline and answer its offer (a place is reserved)."""
-        from .session import AnswerError, IceOptions, WebRtcSession, host_addresses
+        from .session import AnswerError, IceOptions, NoCandidates, WebRtcSession, host_addresses
 
         started = time.monotonic()
         feed = self.feeds[path]
@@ -171,6 +171,8 @@ class WhepService:
             answer = session.answer(offer)
         except AnswerError as exc:
             reply = _text(400, str(exc))
+        except NoCandidates as exc:
+            reply = _text(503, str(exc))
         except Exception:
             log.exception("webrtc: answering an offer for %s failed", path)
             reply = _text(500, "could not answer the offer")
