@@ -267,13 +267,13 @@ def _settled(server: ServerProcess) -> dict[str, int]:
 def test_200_connect_disconnect_cycles_leave_nothing_behind() -> None:
     """200 aiortc sessions, two at a time, half ended with DELETE and half by the peer just
     vanishing (reaped by the 3 s liveness timeout). The server runs alone in its process, as
-    the CLI runs it (two malloc arenas). After a warm-up of 100 sessions, fds, threads and
-    viewers come back to idle and RSS grows at most 2 MB (gc and malloc_trim before each
-    reading)."""
+    the CLI runs it (GLib slices on malloc, two arenas). After a warm-up of 150 sessions,
+    fds, threads and viewers come back to idle and RSS grows at most 2 MB (gc and
+    malloc_trim before each reading)."""
     with ServerProcess(timeout_s=3.0) as server:
         url = f"http://127.0.0.1:{server.http}/stream/whep"
         spec = {"url": url, "seconds": 0.2, "only": "127.0.0.1", "end": "mix", "parallel": 2}
-        warm = run_peer({**spec, "cycles": 100}, timeout=300)
+        warm = run_peer({**spec, "cycles": 150}, timeout=300)
         assert all(o["status"] == 201 and o["frames"] > 0 for o in warm), warm
         before = _settled(server)
         results = run_peer({**spec, "cycles": 200}, timeout=500)
@@ -281,8 +281,8 @@ def test_200_connect_disconnect_cycles_leave_nothing_behind() -> None:
         assert not failed, failed[:3]
         assert sum(o["end"] == "vanish" for o in results) == 100
         after = _settled(server)
-        assert after["joined"] == 300 and after["left"] + after["dropped"] == 300, after
-        assert after["dropped"] >= 150, after  # the vanished ones, reaped by the timeout
+        assert after["joined"] == 350 and after["left"] + after["dropped"] == 350, after
+        assert after["dropped"] >= 175, after  # the vanished ones, reaped by the timeout
         assert after["fds"] <= before["fds"], (before, after)
         assert after["threads"] <= before["threads"], (before, after)
         grown = after["rss"] - before["rss"]
