@@ -97,7 +97,6 @@ class WhepService:
         self._wake = threading.Event()
         self.pool: ThreadPoolExecutor | None = None
         self._reaper: threading.Thread | None = None
-        self.answer_seconds: list[float] = []  # POST to answer, the last 100
 
     @property
     def viewers(self) -> int:
@@ -186,10 +185,8 @@ class WhepService:
             if stopping:
                 session.close()
                 return _text(503, "stopping")
-            took = time.monotonic() - started
-            self.answer_seconds = [*self.answer_seconds[-99:], took]
             log.info("webrtc viewer %s of %s from %s (answered in %.0f ms)", sid[:8], path,
-                     peer, 1000 * took)  # fmt: skip
+                     peer, 1000 * (time.monotonic() - started))  # fmt: skip
             location = f"{path}/whep/{sid}"
             return Reply(201, answer.encode(), "application/sdp", {"Location": location})
         with self._lock:
@@ -225,14 +222,19 @@ class WhepService:
         while not self._stopping:
             self._wake.wait(REAP_PERIOD_S)
             self._wake.clear()
-            now = time.monotonic()
-            for sid, (session, _feed) in list(self._sessions.items()):
-                session.poll_bus()
-                reason = session.failed
-                if not reason and session.silent_for(now) > self.cfg.timeout_s:
-                    reason = f"no RTCP for {session.silent_for(now):.1f} s"
-                if reason:
-                    self._end(sid, by_viewer=False, reason=reason)
+            try:
+                self._reap(time.monotonic())
+            except Exception:  # the reaper must outlive any one viewer's trouble
+                log.exception("webrtc: reaping viewers failed")
+
+    def _reap(self, now: float) -> None:
+        for sid, (session, _feed) in list(self._sessions.items()):
+            session.poll_bus()
+            reason = session.failed
+            if not reason and session.silent_for(now) > self.cfg.timeout_s:
+                reason = f"no RTCP for {session.silent_for(now):.1f} s"
+            if reason:
+                self._end(sid, by_viewer=False, reason=reason)
 
 
 class WhepHandler(tornado.web.RequestHandler):
