@@ -65,6 +65,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mse-viewers", type=int, default=16, help="mse: viewers against 1")
     p.add_argument("--mse-window", type=float, default=20.0, help="mse: CPU window, seconds")
     p.add_argument("--mse-rounds", type=int, default=2, help="mse: CPU rounds (median)")
+    p.add_argument("--webrtc-size", default="1280x720", help="webrtc: stream size")
+    p.add_argument("--webrtc-latency", type=float, default=15.0, help="webrtc: seconds of frames")
+    p.add_argument("--webrtc-window", type=float, default=10.0, help="webrtc: CPU window, s")
+    p.add_argument("--webrtc-rounds", type=int, default=3, help="webrtc: CPU rounds (median)")
+    p.add_argument("--webrtc-joins", type=int, default=20, help="webrtc: viewers timed to picture")
     p.add_argument("--out", type=Path, default=DOC, help="the docs page to write")
     p.add_argument("--no-write", action="store_true", help="print the table only")
     args = p.parse_args(argv)
@@ -77,6 +82,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.cameras_window, args.cameras_rounds = 1.0, 1
         args.mse_size, args.mse_minutes, args.mse_viewers = "320x240", 0.2, 2
         args.mse_window, args.mse_rounds = 2.0, 1
+        args.webrtc_size, args.webrtc_latency, args.webrtc_window = "320x240", 2.0, 1.5
+        args.webrtc_rounds, args.webrtc_joins = 1, 3
     args.cameras_settle = 0.5 if args.quick else 2.0
     return args
 
@@ -189,6 +196,17 @@ def cameras_section(args: argparse.Namespace, progress: Progress) -> list[report
     return report.cameras_rows(rounds, args.cameras_window, main_video, sub)
 
 
+def webrtc_section(args: argparse.Namespace, progress: Progress) -> list[report.Row]:
+    """Chromium's glass-to-glass latency over WHEP, 16 viewers' CPU against 1, time to picture
+    (bench/webrtc.py)."""
+    from .webrtc import webrtc_rows
+
+    video = video_of(args.webrtc_size, args.fps)
+    progress(f"webrtc: {video.label}, Chromium and aiortc viewers over WHEP")
+    return webrtc_rows(video, args.webrtc_latency, args.webrtc_window, args.webrtc_rounds,
+                       args.webrtc_joins, progress)  # fmt: skip
+
+
 def mse_section(args: argparse.Namespace, progress: Progress) -> list[report.Row]:
     """Chromium's glass-to-glass latency over MSE for `--mse-minutes`, then the server's CPU
     with 1 and `--mse-viewers` viewers (bench/mse.py)."""
@@ -210,6 +228,7 @@ SECTION_RUNNERS = {
     "memory": memory_section,
     "cameras": cameras_section,
     "mse": mse_section,
+    "webrtc": webrtc_section,
 }
 
 

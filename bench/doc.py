@@ -16,6 +16,7 @@ MAIN_SECTIONS = ("cpu", "join", "latency", "ceiling", "memory")  # the page's "R
 OWN_TABLES = {  # section: the heading of its own table, in the order of the page
     "cameras": "## Several cameras in one process",
     "mse": "## Browsers over MSE",
+    "webrtc": "## WebRTC viewers",
 }
 FINDINGS = "## Findings"
 

@@ -10,7 +10,9 @@ dev=0; [ "${1:-}" = "--dev" ] && dev=1
 pkgs=(python3-venv python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
       gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
       gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp
-      gstreamer1.0-tools)
+      gstreamer1.0-tools
+      # WebRTC (WHEP): webrtcbin's ICE agent (libnice) and its GstWebRTC/GstSdp bindings
+      gstreamer1.0-nice gir1.2-gst-plugins-bad-1.0)
 if [ "$dev" = 1 ]; then
   # chromium: status-page test; systemd: unit check; nginx + its RTMP module: the real
   # RTMP server the --rtmp tests start on a loopback port; openssl: RTSPS test certificates;

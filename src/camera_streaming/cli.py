@@ -17,7 +17,12 @@ from .config.layers import load as load_settings
 from .config.model import Config
 from .errors import CameraStreamingError, PipelineError
 from .logs import configure_logging
-from .telemetry.memory import disable_huge_pages, fix_mmap_threshold, limit_arenas
+from .telemetry.memory import (
+    disable_huge_pages,
+    fix_mmap_threshold,
+    limit_arenas,
+    slices_on_malloc,
+)
 
 PROG = "camera-streaming"
 log = logging.getLogger("camera_streaming")
@@ -91,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     # has the numbers).
     if os.environ.get("MALLOC_ARENA_MAX") is None:
         limit_arenas(2)
+    slices_on_malloc()  # before GLib loads: its slices on malloc (docs/webrtc.md)
     if os.environ.get("MALLOC_MMAP_THRESHOLD_") is None:
         fix_mmap_threshold()
     if os.environ.get("CAMERA_STREAMING_HUGE_PAGES") != "1":

@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # gi is imported only when a streamer starts; NumPy by NumPy 
     from .onvif import DiscoveryResponder
     from .web.http import HttpServer
     from .web.mse.feed import MseFeed
+    from .web.webrtc.whep import WhepService
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class Streamer:
         self.error: CameraStreamingError | None = None
         self.rtsp: RtspServer | None = None
         self.http: HttpServer | None = None
+        self.whep: WhepService | None = None
         self.discovery: DiscoveryResponder | None = None
         self._mainloop: MainLoopThread | None = None
         # READY/WATCHDOG/STOPPING to $NOTIFY_SOCKET when systemd started us (telemetry/systemd)
@@ -122,6 +124,7 @@ class Streamer:
                 camera.start_encoders(available, self._on_pipeline_error)
             if cfg.rtsp.enabled:
                 rtsp = self.rtsp = RtspServer(cfg.rtsp)
+                rtsp.other_clients = lambda: self.whep.viewers if self.whep else 0
                 for stream in self.streams:
                     assert stream.encoder is not None
                     stream.mount = rtsp.add_mount(stream.path, stream.video, stream.encoder)
@@ -158,6 +161,16 @@ class Streamer:
             from .web.onvif import add_onvif
 
             add_onvif(http, cfg, users)
+        from .web.webrtc.whep import WhepService, add_whep
+
+        whep = self.whep = WhepService(
+            cfg.webrtc,
+            self.streams,
+            cfg.rtsp.max_clients,
+            lambda: self.rtsp.sessions if self.rtsp else 0,
+        )
+        add_whep(http, whep)
+        whep.start()
         http.start()
         if cfg.onvif.enabled and cfg.onvif.discovery:
             from . import __version__
@@ -217,6 +230,8 @@ class Streamer:
             self.discovery.stop()  # says Bye
         if self.http is not None:
             self.http.stop()
+        if self.whep is not None:
+            self.whep.stop()  # every WebRTC viewer's pipeline, before the encoders go
         for stream in self.streams:
             stream.request_stop_outputs()
         for stream in self.streams:

@@ -139,3 +139,24 @@ def test_bench_mse_smoke(tmp_path: Path) -> None:
     assert "a main-table figure" in text and "## Browsers over MSE" in text
     assert "`python -m bench --only mse` on day 2" in text and "| mse |" in text
     assert "(not run yet: `python -m bench --only cameras`)" in text
+
+
+def test_bench_webrtc_smoke(tmp_path: Path) -> None:
+    """The webrtc section at a tiny size: Chromium reads capture times off the picture, the
+    CPU of 1 and 16 aiortc viewers is sampled, aiortc times its first frames; a webrtc-only
+    page keeps the other tables."""
+    from bench.webrtc import webrtc_rows
+
+    rows = webrtc_rows(TINY, latency_s=1.0, window=1.0, rounds=1, joins=2, progress=print,
+                       settle=0.5)  # fmt: skip
+    assert [r.section for r in rows] == ["webrtc"] * 3
+    latency, cpu, first = rows
+    assert 0 < float(latency.ours.split()[0]) < 1000, latency
+    assert cpu.ratio is not None and cpu.ratio > 0.5, cpu
+    assert 0 < float(first.ours.split()[0]) < 5, first
+    out = tmp_path / "benchmarks.md"
+    out.write_text("# Benchmarks\n\n## Several cameras in one process\n\nold cameras table\n")
+    bench_main.write_doc(out, {"webrtc": rows}, ["--only", "webrtc"], "today", "0 / 0")
+    text = out.read_text()
+    assert "## WebRTC viewers" in text and "glass-to-glass" in text
+    assert "old cameras table" in text

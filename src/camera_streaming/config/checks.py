@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Callable
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
-    from .model import OutputsConfig, VideoConfig
+    from .model import OutputsConfig, VideoConfig, WebRtcConfig
 
 MAX_FPS = 240
 MAX_SIDE = 7680
@@ -113,3 +113,44 @@ def bad_path(path: str) -> bool:
 def bad_hook(hook: str) -> bool:
     mod, sep, fn = hook.partition(":")
     return not sep or not mod or not fn
+
+
+def udp_port_range(text: str) -> tuple[int, int]:
+    """`40000-40100` -> (40000, 40100), `40000` -> (40000, 40000), `` -> (0, 0) (any port);
+    ValueError for anything else."""
+    text = text.strip()
+    if not text:
+        return 0, 0
+    lo, sep, hi = text.partition("-")
+    first, last = int(lo), int(hi) if sep else int(lo)
+    if not 1 <= first <= last <= 65535:
+        raise ValueError(text)
+    return first, last
+
+
+def check_webrtc(w: WebRtcConfig) -> None:
+    try:
+        udp_port_range(w.udp_ports)
+    except ValueError:
+        raise ConfigError(
+            "webrtc-udp-ports", f"must look like 40000-40100 or 40000, got {w.udp_ports!r}"
+        ) from None
+    origins = [o.strip() for o in w.allow_origin.split(",")]
+    for origin in origins:
+        if origin != "*" and (
+            "://" not in origin or origin.endswith("/") or any(c in origin for c in ' "')
+        ):
+            raise ConfigError(
+                "webrtc-allow-origin",
+                f"must be * or origins like https://example.com, got {w.allow_origin!r}",
+            )
+    for name, url, schemes, example in (
+        ("webrtc-stun", w.stun, ("stun",), "stun://HOST:PORT"),
+        ("webrtc-turn", w.turn, ("turn", "turns"), "turn://USER:PASSWORD@HOST:PORT"),
+    ):
+        scheme, sep, rest = url.partition("://")
+        host = rest.rpartition("@")[2]
+        if url and (not sep or scheme not in schemes or not host or "/" in host or " " in url):
+            shown = url if name == "webrtc-stun" else "(not shown)"  # a TURN URL has a password
+            raise ConfigError(name, f"must look like {example}, got {shown}")
+    check_float("webrtc-timeout", w.timeout_s, 1, 3600)

@@ -52,7 +52,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.9/3.10
     import tomli as tomllib
 
-SECTIONS = ("rtsp", "video", "source", "http", "auth", "outputs", "onvif", "log")
+SECTIONS = ("rtsp", "video", "source", "http", "auth", "outputs", "onvif", "webrtc", "log")
 
 
 S = Setting
@@ -132,6 +132,17 @@ SETTINGS: tuple[Setting, ...] = (
       const=False),
     S("onvif", "discovery_port", "onvif.discovery_port", int, "--onvif-discovery-port", "PORT",
       "UDP port of the WS-Discovery responder (multicast group 239.255.255.250)"),
+    S("webrtc", "allow_origin", "webrtc.allow_origin", str, "--webrtc-allow-origin", "ORIGINS",
+      "pages allowed to play over WHEP from another origin: * or origins, comma-separated"),
+    S("webrtc", "udp_ports", "webrtc.udp_ports", str, "--webrtc-udp-ports", "FIRST-LAST",
+      "UDP ports for WebRTC media, e.g. 40000-40100 (empty: any)"),
+    S("webrtc", "stun", "webrtc.stun", str, "--webrtc-stun", "URL",
+      "STUN server for WebRTC, stun://HOST:PORT (empty: none; a LAN needs none)"),
+    S("webrtc", "turn", "webrtc.turn", str, "--webrtc-turn", "URL",
+      "TURN server for WebRTC, turn://USER:PASSWORD@HOST:PORT (file or environment only)",
+      secret=True, cli=False),
+    S("webrtc", "timeout", "webrtc.timeout_s", float, "--webrtc-timeout", "SECONDS",
+      "drop a WebRTC viewer that sent no RTCP report for this long"),
     S("log", "level", "log.level", str, "--log-level", "LEVEL", "debug, info, warning, error"),
     S("log", "format", "log.format", str, "--log-format", "text|json",
       "text, or json: one JSON object a line (journald, Loki)"),

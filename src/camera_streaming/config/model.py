@@ -28,6 +28,7 @@ from .checks import (
     check_number,
     check_outputs,
     check_video,
+    check_webrtc,
 )
 
 USERS_ENV = "CAMERA_STREAMING_USERS"
@@ -162,6 +163,20 @@ class OnvifConfig:
 
 
 @dataclass(frozen=True)
+class WebRtcConfig:
+    """WebRTC viewers through WHEP on the HTTP port (docs/webrtc.md). `allow_origin`: `*` or
+    origins separated by commas, for CORS; `udp_ports`: `40000-40100` or one port, where the
+    ICE agents listen (empty: any); `stun`/`turn`: `stun://HOST:PORT`,
+    `turn://USER:PASSWORD@HOST:PORT`; a viewer that sends no RTCP for `timeout_s` is dropped."""
+
+    allow_origin: str = "*"
+    udp_ports: str = ""
+    stun: str = ""
+    turn: str = field(default="", repr=False)
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = "info"
     format: str = "text"  # text | json (one JSON object a line, for journald/Loki)
@@ -269,6 +284,7 @@ class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     log: LogConfig = field(default_factory=LogConfig)
     onvif: OnvifConfig = field(default_factory=OnvifConfig)
+    webrtc: WebRtcConfig = field(default_factory=WebRtcConfig)
     overlay: bool = False  # the built-in time / frame / FPS overlay
     # [[cameras]] from the file; empty: one camera from the fields above (and `substream`)
     cameras: tuple[CameraConfig, ...] = ()
@@ -378,6 +394,7 @@ def validate(config: Config) -> Config:
         )
         raise ConfigError("rtsp", f"no output enabled: serve RTSP or give {where}")
     check_int("onvif-discovery-port", config.onvif.discovery_port, 1, 65535)
+    check_webrtc(config.webrtc)
     check_float("stall-timeout", config.recovery.stall_timeout_s, 0.2, 600)
     check_float("retry-max", config.recovery.retry_max_s, 0.1, 600)
     if config.source.native and (config.hook is not None or config.overlay):

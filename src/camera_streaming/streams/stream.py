@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..gst.outputs.base import EncodedOutput
     from ..gst.rtsp.mount import Mount
     from ..web.mse.feed import MseFeed
+    from ..web.webrtc.feed import WebRtcFeed
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class Stream:
         self.outputs: list[EncodedOutput] = []
         self.mount: Mount | None = None
         self.mse: MseFeed | None = None  # browsers over MSE, made on the first (service.py)
+        self.webrtc: WebRtcFeed | None = None  # its WebRTC viewers (set by the WHEP service)
         self.frames = 0
         self.encoder_stalls = 0
         self._wanted_at = time.monotonic()  # the last upkeep tick that saw it wanted
@@ -202,7 +204,7 @@ class Stream:
 
     # -- figures -----------------------------------------------------------------------------
     def snapshot(self) -> StreamSnapshot:
-        enc, mount, mse, v = self.encoder, self.mount, self.mse, self.video
+        enc, mount, mse, webrtc, v = self.encoder, self.mount, self.mse, self.webrtc, self.video
         own = self.pipeline if self.pipeline is self.encoder else None
         return StreamSnapshot(
             path=self.path,
@@ -211,9 +213,7 @@ class Stream:
             fps=self._counted_rate if self._counted_at else self._fps.fps,
             encoded=enc.frames_out if enc else 0,
             keyframes=enc.keyframes_out if enc else 0,
-            dropped=(own.dropped if own else 0)
-            + (mount.dropped if mount else 0)
-            + (mse.dropped if mse else 0),
+            dropped=sum(x.dropped for x in (own, mount, mse, webrtc) if x is not None),
             clients=mount.live_feeds if mount else 0,
             medias=mount.feeds if mount else 0,
             bytes_sent=mount.bytes_sent if mount else 0,
@@ -224,4 +224,8 @@ class Stream:
             mse_joined=mse.viewers_joined if mse else 0,
             mse_left=mse.viewers_left if mse else 0,
             mse_dropped=mse.dropped if mse else 0,
+            webrtc_viewers=webrtc.viewers if webrtc else 0,
+            webrtc_joined=webrtc.joined if webrtc else 0,
+            webrtc_left=webrtc.left if webrtc else 0,
+            webrtc_dropped=webrtc.dropped_viewers if webrtc else 0,
         )

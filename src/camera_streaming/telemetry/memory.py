@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -127,6 +128,14 @@ class ProcessWatcher:
                 fds=p.num_fds(),
                 threads=p.num_threads(),
             )
+
+
+def slices_on_malloc() -> None:
+    """GLib's slice allocator on plain malloc (G_SLICE=always-malloc, what GLib 2.76+ does
+    anyway) unless G_SLICE is set: Debian 12's GLib 2.74 keeps freed slices in its own
+    magazines and slabs, which malloc_trim cannot return, and which grew with each burst of
+    WebRTC viewers (docs/webrtc.md). Only works before GLib is loaded (before `import gi`)."""
+    os.environ.setdefault("G_SLICE", "always-malloc")
 
 
 def limit_arenas(count: int = 2) -> bool:

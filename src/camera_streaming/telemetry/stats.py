@@ -158,11 +158,17 @@ class StreamSnapshot:
     mse_left: int = 0
     mse_dropped: int = 0  # fragments dropped for browsers that fell behind (also in dropped)
 
+    webrtc_viewers: int = 0  # WebRTC (WHEP) viewers now
+    webrtc_joined: int = 0
+    webrtc_left: int = 0  # ended by the viewer (DELETE)
+    webrtc_dropped: int = 0  # ended by the server: silent, ICE failed, pipeline error
+
     def short(self) -> str:
         mse = f" mse={self.mse_viewers}" if self.mse_joined else ""
+        webrtc = f" webrtc={self.webrtc_viewers}" if self.webrtc_joined else ""
         return (
             f"{self.path} fps={self.fps:.1f} encoded={self.encoded} clients={self.clients} "
-            f"dropped={self.dropped}{mse}" + "".join(f" {o.short()}" for o in self.outputs)
+            f"dropped={self.dropped}{mse}{webrtc}" + "".join(f" {o.short()}" for o in self.outputs)
         )
 
 

@@ -103,25 +103,16 @@ class _Handler(tornado.web.RequestHandler):
         if auth is None:
             return
         req = self.request
-        try:
-            verdict = auth.check(
-                req.method or "GET",
-                req.uri or "/",
-                _utf8(req.headers.get("Authorization")),
-                basic_too=req.path in self.server.basic_too,
-            )
-        except BadCredentials as exc:
-            log.debug("http %s: bad credentials: %s", req.remote_ip, exc)
-            self._plain(400, b"bad credentials\n")
-            return
+        verdict = check_credentials(self, auth, basic_too=req.path in self.server.basic_too)
+        if verdict is None:
+            return  # 400 sent
         self.user = verdict.user
         if verdict.ok or req.path in self.server.own_auth:
             return  # (a route that authenticates by itself gets the verdict as `user`)
         if req.path in self.server.anonymous:
             self.brief = True
             return
-        self.set_header("WWW-Authenticate", auth.challenge(stale=verdict.stale))
-        self._plain(401, b"unauthorized\n")
+        refuse(self, auth, verdict.stale)
 
     async def get(self) -> None:
         srv = self.server
@@ -208,6 +199,35 @@ class _Handler(tornado.web.RequestHandler):
             log.error("HTTP handler for %s failed", self.request.path, exc_info=(typ, value, tb))
 
 
+def check_credentials(
+    handler: tornado.web.RequestHandler, auth: Authenticator, basic_too: bool = False
+) -> Any:
+    """The verdict on a request's credentials (`.ok`, `.user`, `.stale`); None when they do
+    not parse, after answering 400. Shared by every handler on the port."""
+    req = handler.request
+    try:
+        return auth.check(
+            req.method or "GET",
+            req.uri or "/",
+            _utf8(req.headers.get("Authorization")),
+            basic_too=basic_too,
+        )
+    except BadCredentials as exc:
+        log.debug("http %s: bad credentials: %s", req.remote_ip, exc)
+        handler.set_status(400)
+        handler.set_header("Content-Type", TEXT)
+        handler.finish(b"bad credentials\n")
+        return None
+
+
+def refuse(handler: tornado.web.RequestHandler, auth: Authenticator, stale: bool) -> None:
+    """Answer 401 with the server's challenge."""
+    handler.set_status(401)
+    handler.set_header("WWW-Authenticate", auth.challenge(stale=stale))
+    handler.set_header("Content-Type", TEXT)
+    handler.finish(b"unauthorized\n")
+
+
 def _utf8(header: str | None) -> str | None:
     """Tornado reads header bytes as Latin-1; clients send a Digest user name in UTF-8."""
     if header is None or header.isascii():
@@ -281,6 +301,8 @@ class HttpServer:
         self.blocking = frozenset({"/snapshot.jpg"})
         # Where Basic is taken besides Digest (Prometheus' basic_auth sends nothing else).
         self.basic_too = frozenset({"/metrics"})
+        # More Tornado handlers, (pattern, class, kwargs), tried before the catch-all (WHEP).
+        self.handlers: list[tuple[str, Any, dict[str, Any]]] = []
         self.pool: ThreadPoolExecutor | None = None
         self._sockets: list[socket.socket] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -386,7 +408,7 @@ class HttpServer:
         from .mse.websocket import websocket_route
 
         app = tornado.web.Application(
-            [websocket_route(self), (r".*", _Handler, {"server": self})],
+            [websocket_route(self), *self.handlers, (r".*", _Handler, {"server": self})],
             log_function=_log_request,
             compress_response=False,
         )

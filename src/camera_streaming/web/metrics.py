@@ -89,7 +89,7 @@ def per_camera(s: Snapshot) -> Iterator[Metric]:
     dropped = _family(CounterMetricFamily, "stream_dropped_frames", behind, st)
     clients = _family(GaugeMetricFamily, "stream_clients", "RTSP clients playing", st)
     sent = _family(CounterMetricFamily, "stream_bytes_sent", "Bytes handed to RTSP clients", st)
-    vk = [*st, "kind"]  # kind="mse" (fMP4 over a WebSocket)
+    vk = [*st, "kind"]  # kind="mse" (fMP4 over a WebSocket) or "webrtc" (WHEP)
     viewers = _family(GaugeMetricFamily, "stream_viewers", "Browser viewers now, by kind", vk)
     joined = _family(CounterMetricFamily, "stream_viewers_joined", "Browsers that joined", vk)
     left = _family(CounterMetricFamily, "stream_viewers_left", "Browsers that left", vk)
@@ -115,6 +115,10 @@ def per_camera(s: Snapshot) -> Iterator[Metric]:
             joined.add_metric(mse, x.mse_joined)
             left.add_metric(mse, x.mse_left)
             v_drop.add_metric(mse, x.mse_dropped)
+            rtc = [*labels, "webrtc"]
+            viewers.add_metric(rtc, x.webrtc_viewers)
+            joined.add_metric(rtc, x.webrtc_joined)
+            left.add_metric(rtc, x.webrtc_left)
     yield from (frames, fps, idle, hook, lost, info, s_fps, encoded, keys, dropped, clients, sent)
     yield from (viewers, joined, left, v_drop)
 

@@ -14,7 +14,7 @@ import logging
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from ...config.model import RtspConfig, VideoConfig
 from ...errors import PortInUseError
@@ -63,6 +63,8 @@ class RtspServer:
         self._shared = rtsp.fanout == "shared"
         self._clock = Gst.SystemClock.obtain()  # the clock every media pipeline runs on
         self.mounts: dict[str, Mount] = {}
+        # Clients served elsewhere that --max-clients counts too (WebRTC viewers).
+        self.other_clients: Callable[[], int] = lambda: 0
         self.clients_connected = 0
         self.clients_closed = 0
         self.sessions_created = 0
@@ -200,6 +202,8 @@ class RtspServer:
         client.connect("new-session", self._on_new_session)
         client.connect("pre-play-request", self._on_pre_play_request)
         client.connect("teardown-request", self._on_teardown_request)
+        if self.cfg.max_clients:
+            client.connect("pre-setup-request", self._on_pre_setup_request)
 
     def _on_client_closed(self, client: Any) -> None:
         self.clients_closed += 1
@@ -227,6 +231,13 @@ class RtspServer:
                 if mount.owns(key):
                     mount.play(client, key)
                     break
+        return GstRtsp.RTSPStatusCode.OK
+
+    def _on_pre_setup_request(self, _client: Any, ctx: Any) -> Any:
+        """A new session is refused with 503 when it and the other clients (WebRTC viewers)
+        would be more than --max-clients (the pool's own limit counts RTSP sessions only)."""
+        if ctx.session is None and self.sessions + self.other_clients() >= self.cfg.max_clients:
+            return GstRtsp.RTSPStatusCode.SERVICE_UNAVAILABLE
         return GstRtsp.RTSPStatusCode.OK
 
     def _on_teardown_request(self, client: Any, _ctx: Any) -> None:
