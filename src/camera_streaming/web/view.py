@@ -40,11 +40,14 @@ _player: str | None = None
 
 
 def player_script() -> str:
-    """The player (player.js), safe to put inside a `<script>` element."""
+    """The player (player.js) and its WHEP client (`playWebRTC`: `auto` tries WebRTC first,
+    falling back to MSE within 3 s), safe to put inside a `<script>` element."""
     global _player
     if _player is None:
+        from .webrtc.player_js import PLAY_WEBRTC_JS
+
         text = resources.files("camera_streaming.web").joinpath("player.js").read_text("utf-8")
-        _player = text.replace("</", "<\\/")
+        _player = (text + "\n" + PLAY_WEBRTC_JS).replace("</", "<\\/")
     return _player
 
 
