@@ -125,7 +125,8 @@ def test_view_page_plays_at_full_rate_with_low_latency(port: int) -> None:
         assert page.locator('.tile[data-path="/stream"] video').count() == 1
         page.wait_for_function("window.__players.length === 1 && window.__players[0].frames > 10",
                                timeout=15_000)  # fmt: skip
-        assert streamer.snapshot().mse_viewers == 1
+        s = streamer.snapshot().cameras[0].streams[0]
+        assert s.mse_viewers + s.webrtc_viewers == 1  # auto: WebRTC first, else MSE
         page.close()
         assert wait_for(lambda: idle(streamer), 5)
 
