@@ -13,13 +13,13 @@ import pytest
 
 from camera_streaming.service import Streamer
 from camera_streaming.web.webrtc import nice
+from support.browser import chromium
 from support.env import free_port
 from support.fakes import running
 from support.web import USERS
 from support.whep import (
     ServerProcess,
     candidates,
-    chromium,
     offer_post,
     player_page,
     request,

@@ -25,15 +25,11 @@ from camera_streaming.config import (
 )
 from camera_streaming.web.webrtc.player_js import PLAY_WEBRTC_JS
 
-from .env import free_port, require_tool
+from .env import free_port
 
 PEER = Path(__file__).with_name("whep_peer.py")
 SERVER = Path(__file__).with_name("whep_server.py")
 AIORTC_OFFER = Path(__file__).with_name("aiortc_offer.sdp").read_text()
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
-]  # fmt: skip
 
 
 def whep_config(
@@ -178,16 +174,3 @@ def serve_page(html: str) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
-
-
-@contextlib.contextmanager
-def chromium() -> Iterator[Any]:
-    """Debian's Chromium, headless, through Playwright (never `playwright install`)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=require_tool("chromium"), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
