@@ -33,8 +33,7 @@ from typing import TYPE_CHECKING, Any
 import tornado.web
 import tornado.websocket
 
-from ..auth import BadCredentials
-from ..http import TEXT, _utf8
+from ..http import TEXT, check_credentials, refuse
 
 if TYPE_CHECKING:
     from ..http import HttpServer
@@ -78,18 +77,9 @@ class MseWebSocket(tornado.websocket.WebSocketHandler):
         auth = self.server.auth
         if auth is None:
             return
-        req = self.request
-        try:
-            verdict = auth.check(
-                req.method or "GET", req.uri or "/", _utf8(req.headers.get("Authorization"))
-            )
-        except BadCredentials as exc:
-            log.debug("ws %s: bad credentials: %s", req.remote_ip, exc)
-            self._plain(400, b"bad credentials\n")
-            return
-        if not verdict.ok:
-            self.set_header("WWW-Authenticate", auth.challenge(stale=verdict.stale))
-            self._plain(401, b"unauthorized\n")
+        verdict = check_credentials(self, auth)
+        if verdict is not None and not verdict.ok:  # (None: 400 sent)
+            refuse(self, auth, verdict.stale)
 
     def _plain(self, code: int, body: bytes) -> None:
         self.set_status(code)
