@@ -13,7 +13,8 @@ from ..onvif import OnvifService
 from ..onvif.facts import device_facts
 from ..onvif.model import DEVICE_PATH, MEDIA_PATH
 from ..onvif.service import MAX_REQUEST_BYTES
-from .http import HttpServer, Reply, Request
+from .handler import Reply, Request
+from .http import HttpServer
 
 
 def add_onvif(http: HttpServer, config: Config, users: Mapping[str, str]) -> OnvifService:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import tornado.web
 import tornado.websocket
 
-from ..http import TEXT, check_credentials, refuse
+from ..handler import TEXT, check_credentials, refuse
 
 if TYPE_CHECKING:
     from ..http import HttpServer
@@ -72,7 +72,7 @@ class MseWebSocket(tornado.websocket.WebSocketHandler):
         return None
 
     def prepare(self) -> None:
-        """The same check as every HTTP route (`_Handler.prepare`): 400 on credentials that
+        """The same check as every HTTP route (`RouteHandler.prepare`): 400 on credentials that
         do not parse, 401 with the challenge on none or wrong ones; before the upgrade."""
         auth = self.server.auth
         if auth is None:

@@ -27,7 +27,8 @@ import tornado.web
 from ...config.checks import udp_port_range
 from ...config.model import WebRtcConfig
 from ...gst.launch import client_queue_bytes
-from ..http import TEXT, HttpServer, check_credentials, refuse
+from ..handler import TEXT, check_credentials, refuse
+from ..http import HttpServer
 from .feed import WebRtcFeed
 from .sdp import OfferError, choose_payload, parse_offer
 
