@@ -17,7 +17,8 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .config.model import Config, validate
+from .config.model import Config
+from .config.validation import validate
 from .errors import CameraStreamingError, PipelineError
 from .signals import CapturedSignals
 from .sources import FrameSource

@@ -22,10 +22,8 @@ from .model import (
     Substream,
     VideoConfig,
     WebRtcConfig,
-    parse_users,
-    users_from_env,
-    validate,
 )
+from .validation import parse_users, users_from_env, validate
 
 __all__ = [
     "AUTH_METHODS",

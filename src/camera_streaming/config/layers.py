@@ -35,7 +35,8 @@ from .camera_tables import (
     render_cameras,
 )
 from .cameras import SINGLE_CAMERA, refused
-from .model import Config, SourceSpec, Substream, parse_users, validate
+from .model import Config, SourceSpec, Substream
+from .validation import parse_users, validate
 from .values import (
     ENV_PREFIX,
     MASK,  # noqa: F401 - re-exported
