@@ -26,13 +26,11 @@ from camera_streaming.testing.soak import (  # noqa: E402
     Churn,
     Sampler,
     ServerProcess,
-    Verdict,
-    growth_report,
     idle_medias,
-    plot,
     settled_threads,
     wait_idle,
 )
+from camera_streaming.testing.soak_report import Verdict, growth_report, plot  # noqa: E402
 
 
 def free_port() -> int:
