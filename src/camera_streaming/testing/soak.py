@@ -1,5 +1,5 @@
 """The soak harness: a client population churning against a server while figures are
-sampled, then growth after warm-up and slopes judged against targets.
+sampled (the judging and the plot are in `soak_report.py`).
 
 Used by `bench/soak.py` (long runs, CSV + PNG), `tests/soak/` (make soak) and the short
 CI version in `tests/integration/test_memory.py`.
