@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -30,18 +29,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from camera_streaming.testing.browser import CHROMIUM_ARGS, chromium_path
+
 from .report import Row, verdict
 from .servers import OURS_HTTP, ROOT, Server, Video
 
 Progress = Callable[[str], None]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 PLAYER = """() => { const p = window.__player;
   return Object.assign({}, p, {latency: p.latency.splice(0)}); }"""
 PLAYING = "window.__player && window.__player.state === 'playing' && window.__player.frames > 0"
@@ -113,7 +106,7 @@ class _Browser:
         self._pw = sync_playwright().start()
         try:
             self.browser = self._pw.chromium.launch(
-                executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                executable_path=chromium_path(),
                 args=CHROMIUM_ARGS,
             )
             self.page = self.browser.new_page()

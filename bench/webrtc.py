@@ -23,13 +23,11 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
 from typing import Any, Callable
 
 import psutil
+
+from camera_streaming.testing.browser import chromium, serve_page
 
 from .measure import p95
 from .report import Row, verdict
@@ -156,36 +154,10 @@ def peer_results(proc: subprocess.Popen, timeout: float) -> list[dict[str, Any]]
 
 
 # -- glass-to-glass in Chromium --------------------------------------------------------------
-@contextmanager
-def serve_page(html: str) -> Iterator[str]:
-    """The page from another loopback port (a loopback page may reach a loopback server)."""
-    body = html.encode()
-
-    class Page(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Page)
-    thread = Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/latency.html"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def chromium_latency(server: WebRtcServer, seconds: float) -> list[float]:
     """Latency samples in ms, the first second skipped."""
-    from playwright.sync_api import sync_playwright
-
     from camera_streaming.web.webrtc.player_js import PLAY_WEBRTC_JS
 
     html = f"""<!doctype html><html><body><video id="v" muted autoplay playsinline></video>
@@ -196,24 +168,17 @@ playWebRTC(video, "/stream", {{base: "http://127.0.0.1:{server.http}"}})
   .then(() => {{ window.state = "playing"; startLatency(video); }})
   .catch((e) => {{ window.state = "failed: " + e.message; }});
 </script></body></html>"""
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run",
-            "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
-    with serve_page(html) as page_url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
-        try:
-            page = browser.new_page()
-            page.goto(page_url)
-            page.wait_for_function("window.state !== 'starting'", timeout=20_000)
-            state = page.evaluate("window.state")
-            if state != "playing":
-                raise RuntimeError(f"Chromium: {state}")
-            page.wait_for_timeout(1000)
-            page.evaluate("window.samples = []")
-            page.wait_for_timeout(int(seconds * 1000))
-            samples = page.evaluate("window.samples")
-        finally:
-            browser.close()
+    with serve_page(html, "latency.html") as page_url, chromium() as browser:
+        page = browser.new_page()
+        page.goto(page_url)
+        page.wait_for_function("window.state !== 'starting'", timeout=20_000)
+        state = page.evaluate("window.state")
+        if state != "playing":
+            raise RuntimeError(f"Chromium: {state}")
+        page.wait_for_timeout(1000)
+        page.evaluate("window.samples = []")
+        page.wait_for_timeout(int(seconds * 1000))
+        samples = page.evaluate("window.samples")
     offset_ms = (time.time() - time.monotonic()) * 1000
     now_ms = time.monotonic() * 1000
     out = []

@@ -17,7 +17,7 @@ import pytest
 from camera_streaming.config import HttpConfig
 from camera_streaming.errors import ConfigError
 from camera_streaming.web.http import HttpServer
-from support.env import require_tool
+from support.browser import chromium
 from support.web import (
     ROUTES,
     USERS,
@@ -34,7 +34,6 @@ from support.web import (
 
 pytestmark = pytest.mark.integration
 PROTECTED = tuple(r for r in ROUTES if r != "/healthz")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @pytest.fixture(params=["basic", "digest"])
@@ -161,40 +160,36 @@ def test_bad_arguments_are_refused() -> None:
 
 # -- Chromium --------------------------------------------------------------------------------
 def test_status_page_in_chromium_with_credentials(server: HttpServer, status: FakeStatus) -> None:
-    from playwright.sync_api import Error, sync_playwright
+    from playwright.sync_api import Error
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=require_tool("chromium"), args=CHROMIUM_ARGS)
+    with chromium() as browser:
+        ctx = browser.new_context(http_credentials={"username": "zoë", "password": "pässword"})
+        page = ctx.new_page()
+        answer = page.goto(url(server, "/"))
+        assert answer is not None and answer.status == 200
+        # the image loads, then one refresh (the page polls /api/status and reloads the
+        # snapshot every 2 s) goes through with the same credentials
+        page.wait_for_function("document.getElementById('snap').dataset.loaded === '1'")
+        calls = status.jpeg_calls
+        page.wait_for_function("document.getElementById('snap').src.includes('?t=')")
+        page.wait_for_timeout(500)
+        assert status.jpeg_calls > calls
+        api = page.goto(url(server, "/api/status"))
+        assert api is not None and api.status == 200 and json.loads(api.text())["healthy"]
+        ctx.close()
+
+        ctx = browser.new_context(http_credentials={"username": "alice", "password": "no"})
+        answer = ctx.new_page().goto(url(server, "/"))
+        assert answer is not None and answer.status == 401
+        ctx.close()
+
+        ctx = browser.new_context()  # no credentials: Chromium gives up at the challenge
         try:
-            ctx = browser.new_context(http_credentials={"username": "zoë", "password": "pässword"})
-            page = ctx.new_page()
-            answer = page.goto(url(server, "/"))
-            assert answer is not None and answer.status == 200
-            # the image loads, then one refresh (the page polls /api/status and reloads the
-            # snapshot every 2 s) goes through with the same credentials
-            page.wait_for_function("document.getElementById('snap').dataset.loaded === '1'")
-            calls = status.jpeg_calls
-            page.wait_for_function("document.getElementById('snap').src.includes('?t=')")
-            page.wait_for_timeout(500)
-            assert status.jpeg_calls > calls
-            api = page.goto(url(server, "/api/status"))
-            assert api is not None and api.status == 200 and json.loads(api.text())["healthy"]
-            ctx.close()
-
-            ctx = browser.new_context(http_credentials={"username": "alice", "password": "no"})
             answer = ctx.new_page().goto(url(server, "/"))
             assert answer is not None and answer.status == 401
-            ctx.close()
-
-            ctx = browser.new_context()  # no credentials: Chromium gives up at the challenge
-            try:
-                answer = ctx.new_page().goto(url(server, "/"))
-                assert answer is not None and answer.status == 401
-            except Error as exc:
-                assert "ERR_INVALID_AUTH_CREDENTIALS" in str(exc)
-            ctx.close()
-        finally:
-            browser.close()
+        except Error as exc:
+            assert "ERR_INVALID_AUTH_CREDENTIALS" in str(exc)
+        ctx.close()
 
 
 # -- TLS -------------------------------------------------------------------------------------

@@ -15,29 +15,17 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from .env import require_tool
+from camera_streaming.testing import browser as testing_browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
+from .env import require_tool
 
 
 @contextlib.contextmanager
 def chromium() -> Iterator[Any]:
-    """A headless Chromium (Playwright's `Browser`), closed on exit."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=require_tool("chromium"), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    """A headless Chromium (Playwright's `Browser`), closed on exit; the test fails with what
+    to install when Chromium is missing."""
+    with testing_browser.chromium(require_tool("chromium")) as browser:
+        yield browser
 
 
 PLAYER = """() => { const p = window.__player; if (!p) return null;

@@ -8,9 +8,6 @@ import http.client
 import json
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +20,7 @@ from camera_streaming.config import (
     VideoConfig,
     WebRtcConfig,
 )
+from camera_streaming.testing import browser as testing_browser
 from camera_streaming.web.webrtc.player_js import PLAY_WEBRTC_JS
 
 from .env import free_port
@@ -147,30 +145,7 @@ playWebRTC(document.getElementById("v"), {json.dumps(path)},
 </script></body></html>"""
 
 
-@contextlib.contextmanager
-def serve_page(html: str) -> Iterator[str]:
+def serve_page(html: str) -> contextlib.AbstractContextManager[str]:
     """Serve `html` at http://127.0.0.1:<free port>/play.html: another origin than the camera's
-    (the page's requests are cross-origin, so CORS is exercised), on loopback (Chromium lets
-    a loopback page reach a loopback server without a permission prompt)."""
-    body = html.encode()
-
-    class Page(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Page)
-    thread = threading.Thread(target=server.serve_forever, name="page", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/play.html"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    (the page's requests are cross-origin, so CORS is exercised)."""
+    return testing_browser.serve_page(html, "play.html")
