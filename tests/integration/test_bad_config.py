@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from support.configs import ONE_CAMERA
+
 pytestmark = pytest.mark.integration
 CLI = [sys.executable, "-m", "camera_streaming", "--stats-interval", "5"]
 SECRET = "s3cretpw"
@@ -44,16 +46,7 @@ def toml(id: str, text: str, *args: str, words: tuple[str, ...]) -> Row:
     return Row(id, "file", args, {"TOML": text}, words)
 
 
-CAMERA = """
-[[cameras]]
-name = "front"
-source = "v4l2:/dev/video0"
-  [[cameras.streams]]
-  path = "/front"
-  width = 1280
-  height = 720
-  fps = 25
-"""
+CAMERA = ONE_CAMERA
 
 ROWS = [
     cli("width-too-small", "--width", "15", words=("--width", "16")),

@@ -40,6 +40,19 @@ def write_toml(tmp_path: Path, text: str, name: str = "camera-streaming.toml") -
     return str(p)
 
 
+# One V4L2 camera with one stream: error tests edit or repeat it.
+ONE_CAMERA = """
+[[cameras]]
+name = "front"
+source = "v4l2:/dev/video0"
+
+  [[cameras.streams]]
+  path = "/front"
+  width = 1280
+  height = 720
+  fps = 25
+"""
+
 # Two cameras as docs/configuration.md shows them: a main and a sub stream, and a test pattern
 # whose one stream inherits everything from [video].
 TWO_CAMERAS = """

@@ -12,19 +12,9 @@ import pytest
 from camera_streaming.config import Substream
 from camera_streaming.config.layers import add_flags, load
 from camera_streaming.errors import ConfigError
-from support.configs import TWO_CAMERAS, write_toml
+from support.configs import ONE_CAMERA, TWO_CAMERAS, write_toml
 
-CAMERA = """
-[[cameras]]
-name = "front"
-source = "v4l2:/dev/video0"
-
-  [[cameras.streams]]
-  path = "/front"
-  width = 1280
-  height = 720
-  fps = 25
-"""
+CAMERA = ONE_CAMERA
 
 
 def load_error(tmp_path: Path, text: str, cli: dict | None = None, env: dict | None = None) -> str:
