@@ -16,7 +16,7 @@ from .telemetry.stats import Snapshot
 
 
 class RtspStreamer:
-    """Mirrors the seed's C++ `RtspStreamer`: `start()`, `stop()`, `push_frame()`,
+    """Mirrors the C++ original's `RtspStreamer`: `start()`, `stop()`, `push_frame()`,
     `is_running`, `has_client`, `url`; also a context manager."""
 
     def __init__(

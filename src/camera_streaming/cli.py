@@ -71,7 +71,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
 def effective_from_args(args: argparse.Namespace) -> Effective:
     effective = load_settings(vars(args), config_file=args.config)
     cfg = effective.config
-    # The seed's rule: naming other outputs on the command line without --rtsp means "not
+    # The C++ original's rule: naming other outputs on the command line without --rtsp means "not
     # RTSP" (unless RTSP was switched on by the environment or the file).
     named = any(f"outputs.{k}" in vars(args) for k in ("rtmp", "save", "publish"))
     if named and not args.rtsp and effective.origins.get("rtsp.enabled", "default") == "default":

@@ -1,5 +1,5 @@
 """Drawing on the reused BGR frame, in place: the built-in status overlay (`--overlay`: time,
-frame index, FPS) and detections like the seed's `drawStreamOverlay(frame, tracks, stats)`.
+frame index, FPS) and detections like the C++ original's `drawStreamOverlay(frame, tracks, stats)`.
 
 Everything is cv2 drawing on the frame it is given; nothing is allocated per frame here beyond
 the text strings cv2 needs.
@@ -103,8 +103,8 @@ def draw_stats(frame: np.ndarray, stats: Mapping[str, object], corner: str = "to
 def draw_stream_overlay(
     frame: np.ndarray, tracks: Iterable[Track], stats: Mapping[str, object] | None = None
 ) -> None:
-    """The seed's `drawStreamOverlay(frame, tracks, stats)`: boxes, ids, labels, scores, paths
-    and a stats panel, drawn in place."""
+    """The C++ original's `drawStreamOverlay(frame, tracks, stats)`: boxes, ids, labels, scores,
+    paths and a stats panel, drawn in place."""
     draw_tracks(frame, tracks)
     if stats:
         draw_stats(frame, stats)

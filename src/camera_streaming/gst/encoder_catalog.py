@@ -37,7 +37,7 @@ ONE_THREAD_PIXEL_RATE = 640 * 360 * 30
 
 
 def _x264(v: VideoConfig) -> str:
-    # The seed's settings (launch.x264_properties uses this), one thread for small streams.
+    # The C++ original's settings (launch.x264_properties uses this), one thread for small streams.
     one = " threads=1" if v.width * v.height * v.fps <= ONE_THREAD_PIXEL_RATE else ""
     return (
         f"tune=zerolatency speed-preset=superfast bitrate={_kbps(v)} "

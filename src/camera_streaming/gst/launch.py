@@ -86,7 +86,7 @@ def input_frame_size(video: VideoConfig, fmt: str = "I420") -> int:
 
 
 def x264_properties(video: VideoConfig) -> str:
-    """The seed's x264 settings: zerolatency, superfast, no B-frames, CBR-ish bitrate in kbps."""
+    """The C++ original's x264 settings: zerolatency, superfast, no B-frames, bitrate in kbps."""
     return DEFAULT["h264"].properties(video)
 
 

@@ -1,4 +1,4 @@
-"""`camera-streaming monitor PID`: the seed's monitor_memory.sh as a command.
+"""`camera-streaming monitor PID`: the C++ original's monitor_memory.sh as a command.
 
 One row per interval (time, RSS MB, VSZ MB, CPU %) until the process exits; optionally a
 CSV file and a PNG plot (the plot needs matplotlib: `pip install camera-streaming[plot]`).
