@@ -117,17 +117,28 @@ def ffprobe_stream(url: str, transport: str = "tcp", timeout: float = 15) -> dic
 
 
 def decode_frames(
-    url: str, seconds: float, width: int, height: int, transport: str = "tcp"
+    url: str,
+    seconds: float,
+    width: int,
+    height: int,
+    transport: str = "tcp",
+    started: threading.Event | None = None,
 ) -> list[tuple[float, tuple[int, int] | None]]:
     """Decode `seconds` of the stream with ffmpeg; return (arrival time, code) per frame."""
-    return [(t, read_code(img)) for t, img in decode_images(url, seconds, width, height, transport)]
+    images = decode_images(url, seconds, width, height, transport, started)
+    return [(t, read_code(img)) for t, img in images]
 
 
 def decode_images(
-    url: str, seconds: float, width: int, height: int, transport: str = "tcp"
+    url: str,
+    seconds: float,
+    width: int,
+    height: int,
+    transport: str = "tcp",
+    started: threading.Event | None = None,
 ) -> list[tuple[float, np.ndarray]]:
     """Decode `seconds` of the stream with ffmpeg; return (arrival time, gray image) per
-    frame."""
+    frame. `started` is set when the first frame is decoded (the window starts there)."""
     proc = subprocess.Popen(
         [
             "ffmpeg",
@@ -174,7 +185,10 @@ def decode_images(
             if len(data) < size:
                 break
             now = time.monotonic()
-            start = start or now
+            if start is None:
+                start = now
+                if started is not None:
+                    started.set()
             frames.append((now, np.frombuffer(data, np.uint8).reshape(height, width)))
             if now - start >= seconds:
                 break
