@@ -265,14 +265,14 @@ def _settled(server: ServerProcess) -> dict[str, int]:
 
 @pytest.mark.timeout(600)
 def test_200_connect_disconnect_cycles_leave_nothing_behind() -> None:
-    """200 aiortc sessions, two at a time, half ended with DELETE and half by the peer just
+    """200 aiortc sessions, four at a time, half ended with DELETE and half by the peer just
     vanishing (reaped by the 3 s liveness timeout). The server runs alone in its process, as
     the CLI runs it (GLib slices on malloc, two arenas). After a warm-up of 150 sessions,
     fds, threads and viewers come back to idle and RSS grows at most 2 MB (gc and
     malloc_trim before each reading)."""
     with ServerProcess(timeout_s=3.0) as server:
         url = f"http://127.0.0.1:{server.http}/stream/whep"
-        spec = {"url": url, "seconds": 0.2, "only": "127.0.0.1", "end": "mix", "parallel": 2}
+        spec = {"url": url, "seconds": 0.2, "only": "127.0.0.1", "end": "mix", "parallel": 4}
         warm = run_peer({**spec, "cycles": 150}, timeout=300)
         assert all(o["status"] == 201 and o["frames"] > 0 for o in warm), warm
         before = _settled(server)
