@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
@@ -87,7 +88,7 @@ def test_hostile_churn_across_four_mounts(port: int, clip: Path) -> None:
         churn(urls, 24, 4, errors)  # warm-up: every mount, every kind of client life
         fds0, threads0 = settled_baseline(s, proc, anchored)
         errors.clear()
-        churn(urls, 144, 4, errors)
+        churn(urls, 96, 4, errors)
         assert s.is_running and s.error is None
         rtsp = s.rtsp
         assert rtsp is not None
@@ -98,11 +99,17 @@ def test_hostile_churn_across_four_mounts(port: int, clip: Path) -> None:
         assert rtsp.clients_connected == rtsp.clients_closed
         assert wait_for(lambda: proc.num_fds() <= fds0, 10), (proc.num_fds(), fds0)
         assert wait_for(lambda: proc.num_threads() <= threads0, 10), (proc.num_threads(), threads0)
-        # every mount still serves a playable stream
-        for url in urls:
+
+        # every mount still serves a playable stream (read at once: a 5 fps sub stream makes
+        # ffmpeg probe for seconds)
+        def frames(url: str) -> int:
             video = SUB if url.endswith("/sub") else MAIN
-            assert len(decode_images(url, 1.5, video.width, video.height)) >= 2, url
-    assert len(errors) <= 144 * 0.02, errors[:5]
+            return len(decode_images(url, 1.5, video.width, video.height))
+
+        with ThreadPoolExecutor(len(urls)) as pool:
+            counts = dict(zip(urls, pool.map(frames, urls)))
+        assert all(n >= 2 for n in counts.values()), counts
+    assert len(errors) <= 96 * 0.02, errors[:5]
 
 
 def test_a_lost_camera_a_stalled_client_and_a_failing_output_touch_nothing_else(

@@ -44,7 +44,7 @@ def test_concurrent_churn_keeps_healthy_client_and_frees_everything(port: int, f
         watcher.start()
         time.sleep(1.0)
         errors: list = []
-        churn(url, 120, 4, errors)
+        churn(url, 80, 4, errors)
         watcher.join(60)
 
         assert not errors, errors[:5]
