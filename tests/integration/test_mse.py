@@ -25,6 +25,7 @@ import pytest
 from camera_streaming.config import HttpConfig
 from camera_streaming.service import Streamer
 from camera_streaming.telemetry.stats import malloc_trim
+from camera_streaming.web.mse import feed, websocket
 from support.browser import (
     chromium,
     clock_offset_ms,
@@ -258,9 +259,13 @@ def test_an_h265_stream_is_refused_with_a_reason(port: int) -> None:
         assert idle(streamer)
 
 
-def test_a_stalled_viewer_holds_up_nobody(port: int) -> None:
+def test_a_stalled_viewer_holds_up_nobody(port: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """A viewer that never reads (a tiny receive window, nothing read) loses fragments, counted,
-    and is closed when it does not answer the ping; a viewer beside it gets every frame."""
+    and is closed when it does not answer the ping; a viewer beside it gets every frame. Here
+    the viewer queue holds 10 fragments (90 in the product) and the ping comes every 4 s (10):
+    the same sequence in a third of the time."""
+    monkeypatch.setattr(feed, "VIEWER_QUEUE_UNITS", 10)
+    monkeypatch.setattr(websocket, "PING_S", 4.0)
     with streaming(port) as streamer:
         http_port = streamer.http.port  # type: ignore[union-attr]
         stalled = socket.socket()
@@ -270,15 +275,15 @@ def test_a_stalled_viewer_holds_up_nobody(port: int) -> None:
         assert wait_for(lambda: streamer.snapshot().mse_viewers == 1, 10)
         rss0 = psutil.Process().memory_info().rss
         t0 = time.monotonic()
-        got = asyncio.run(ws_watch(f"ws://127.0.0.1:{http_port}/stream/ws", 25 * FPS, 40))
+        got = asyncio.run(ws_watch(f"ws://127.0.0.1:{http_port}/stream/ws", 10 * FPS, 25))
         rate = (len(got) - 2) / (time.monotonic() - t0)
         s = streamer.snapshot().cameras[0].streams[0]
         print(f"beside a stalled viewer: {rate:.1f} fragments/s; {s.mse_dropped} dropped; "
               f"RSS +{(psutil.Process().memory_info().rss - rss0) / 1e6:.1f} MB")  # fmt: skip
         assert rate >= 0.95 * FPS
         assert s.mse_dropped > 0  # the stalled viewer's queue overflowed and skipped
-        # the stalled one does not answer the ping (sent after 10 s, 10 s to answer): closed
-        assert wait_for(lambda: idle(streamer), 25), streamer.snapshot()
+        # the stalled one does not answer the ping (sent after 4 s, 4 s to answer): closed
+        assert wait_for(lambda: idle(streamer), 15), streamer.snapshot()
         stalled.close()
 
 
