@@ -176,9 +176,9 @@ def test_corpus_size_and_names() -> None:
 
 @pytest.mark.parametrize("server", [("--session-timeout", "3")], indirect=True)
 def test_corpus_and_mutations_do_not_hurt_the_server_or_a_healthy_client(server: Server) -> None:
-    mutation_s = 8.0
+    mutation_s = 5.0
     url = server.url
-    healthy = Healthy(url, 20.0)
+    healthy = Healthy(url, 16.0)
     time.sleep(1.5)
     rss0 = server.rss_mb()
     with ThreadPoolExecutor(12) as pool:
