@@ -33,7 +33,7 @@ NAIVE_APPSRC = "naive-appsrc"
 OURS = "ours"
 OURS_HOOK = "ours+hook"
 OURS_NATIVE = "ours-native"  # --source gst:videotestsrc pattern=ball: the C baseline's frames
-SHARED = "/shared"  # suffix: the same server with --fanout shared (one media for all clients)
+SHARED = "/shared"  # suffix: --fanout shared (one media for all clients); else per-client
 OURS_NATIVE_SHARED, OURS_SHARED, OURS_HOOK_SHARED = (
     OURS_NATIVE + SHARED, OURS + SHARED, OURS_HOOK + SHARED
 )  # fmt: skip
@@ -131,7 +131,7 @@ def server_command(
         cmd += ["--hook", f"{HOOK}:draw"]
     elif kind not in (OURS, OURS_NATIVE):
         raise ValueError(kind)
-    return cmd + (["--fanout", "shared"] if shared else [])
+    return cmd + ["--fanout", "shared" if shared else "per-client"]  # both named: no default
 
 
 class Server:

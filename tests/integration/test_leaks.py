@@ -110,10 +110,12 @@ def test_1_no_frame_buffer_allocated_per_frame() -> None:
 
 
 def test_2_no_appsrc_kept_across_reconnects(port: int) -> None:
-    """Every client media's appsrc is finalized after its client left: nothing holds it."""
+    """Per-client fan-out: every client media's appsrc is finalized after its client left;
+    nothing holds it."""
     finalized: list[str] = []
     refs: list = []
-    with running(make_config(port, session_timeout_s=2, post_session_timeout_s=1)) as s:
+    cfg = make_config(port, session_timeout_s=2, post_session_timeout_s=1, fanout="per-client")
+    with running(cfg) as s:
         factory = s.rtsp.mounts[s.config.rtsp.path].factory  # type: ignore[union-attr]
         assert s.rtsp.feeds == 0  # type: ignore[union-attr]
 

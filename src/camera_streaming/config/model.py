@@ -88,7 +88,7 @@ class RtspConfig:
     max_clients: int = 0  # 0: unlimited
     # per-client: a light media per client (robust, one streaming thread per client);
     # shared: one media for every client, kept prepared (one sending thread). docs/rtsp.md
-    fanout: str = "per-client"
+    fanout: str = "shared"
     session_timeout_s: int = 30
     post_session_timeout_s: int = 5
     auth: str = "none"  # none | basic | digest
