@@ -58,6 +58,18 @@ def test_api_port_in_use_raises(port: int) -> None:
             RtspStreamer(width=320, height=240, port=port, bind="127.0.0.1").start()
 
 
+def test_a_streamer_that_never_got_a_frame_stops_at_once(port: int) -> None:
+    """The shared media's anchor prerolls on the first frame; stop() must not wait for one
+    that never comes (an API camera nobody pushed to): it took 10 s."""
+    streamer = RtspStreamer(width=320, height=240, port=port, bind="127.0.0.1")
+    streamer.start()
+    time.sleep(0.3)  # the anchor is preparing
+    t0 = time.monotonic()
+    streamer.stop()
+    assert time.monotonic() - t0 < 3
+    assert not [t.name for t in threading.enumerate() if t.name == "rtsp-anchor"]
+
+
 def test_a_config_with_a_sub_stream_through_the_api(port: int) -> None:
     """`RtspStreamer(config=...)`: frames pushed from Python reach the main and the sub
     stream, each at its own size."""

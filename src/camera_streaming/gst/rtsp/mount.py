@@ -70,6 +70,7 @@ class Mount:
         self.factory: Any = None
         self._anchor: Any = None  # the prepared shared media (shared fan-out)
         self._anchoring: threading.Thread | None = None
+        self._preparing: Any = None  # the media the anchoring thread is preparing
         self._stopped = False
         self.players: set[Any] = set()  # clients that sent PLAY here and no TEARDOWN since
         self._last_play = float("-inf")
@@ -111,6 +112,12 @@ class Mount:
         with self._lock:
             anchoring = self._anchoring
         if anchoring is not None:
+            anchoring.join(0.5)
+            preparing = self._preparing
+            if anchoring.is_alive() and preparing is not None:
+                # Still prerolling: no frame has come (an API camera nobody pushed to).
+                # Unpreparing wakes the waiting prepare(), which then fails and returns.
+                preparing.unprepare()
             anchoring.join(10)
         with self._lock:
             media, self._anchor = self._anchor, None
@@ -242,8 +249,12 @@ class Mount:
             factory = self.factory
             res, url = GstRtsp.RTSPUrl.parse(f"rtsp://127.0.0.1:{port}{self.path}")
             media = factory.construct(url) if factory and res == GstRtsp.RTSPResult.OK else None
+            self._preparing = media
             if media is None or not media.prepare(None):
-                log.warning("could not prepare the shared RTSP media of %s; retrying", self.path)
+                if not self._stopped:
+                    log.warning(
+                        "could not prepare the shared RTSP media of %s; retrying", self.path
+                    )
                 return
             with self._lock:
                 stopped = self._stopped
@@ -255,7 +266,7 @@ class Mount:
                 log.debug("shared RTSP media of %s prepared", self.path)
         finally:
             with self._lock:
-                self._anchoring = None
+                self._anchoring = self._preparing = None
 
     def tick(self, now: float, port: int) -> None:
         """Once per cleanup period (GLib thread), shared fan-out only: once no client plays
