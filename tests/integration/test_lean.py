@@ -37,8 +37,10 @@ def test_an_encoder_nobody_watches_is_parked_and_restarts_with_an_idr(
     port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import camera_streaming.gst.encoder as encoder
+    import camera_streaming.gst.rtsp.mount as mount
 
     monkeypatch.setattr(encoder, "PARK_AFTER_S", 0.5)
+    monkeypatch.setattr(mount, "SHARED_IDLE_S", 1.0)  # the shared feed's linger after a PLAY
     with running(make_config(port)) as s:
         url = s.config.rtsp.url("127.0.0.1")
         enc = s.encoder
