@@ -160,7 +160,6 @@ class StreamScaler:
     def __init__(self, width: int, height: int) -> None:
         self.width, self.height = width, height
         self._bgr: np.ndarray | None = None  # allocated on the first resize
-        self._i420: np.ndarray | None = None  # i420() only
 
     def resized(self, bgr: np.ndarray) -> np.ndarray:
         """`bgr` at this stream's size: `bgr` itself, or the reused buffer it was resized to."""
@@ -184,13 +183,6 @@ class StreamScaler:
         res = cv2.cvtColor(self.resized(bgr), cv2.COLOR_BGR2YUV_I420, dst=dst)
         if res is not dst and not np.shares_memory(res, dst):
             np.copyto(dst, res)  # OpenCV allocated its own (it must not: sizes match)
-
-    def i420(self, bgr: np.ndarray) -> np.ndarray:
-        """`bgr` at this stream's size in I420; the same buffer every call."""
-        if self._i420 is None:
-            self._i420 = np.empty((self.height * 3 // 2, self.width), np.uint8)
-        self.i420_into(self._i420.reshape(-1), bgr)
-        return self._i420
 
 
 class LatestFrame:
