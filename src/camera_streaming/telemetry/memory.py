@@ -138,14 +138,19 @@ def slices_on_malloc() -> None:
     os.environ.setdefault("G_SLICE", "always-malloc")
 
 
-def limit_arenas(count: int = 2) -> bool:
-    """Cap glibc malloc arenas (like MALLOC_ARENA_MAX). Call before threads start. Each
-    thread that mallocs otherwise may get its own 64 MB arena whose free lists grow RSS."""
+def _mallopt(param: int, value: int) -> bool:
+    """glibc's mallopt(param, value); False where there is no glibc or it refused."""
     fn = getattr(_libc, "mallopt", None) if _libc is not None else None
     if fn is None:
         return False
     fn.argtypes = [ctypes.c_int, ctypes.c_int]
-    return bool(fn(M_ARENA_MAX, count))
+    return bool(fn(param, value))
+
+
+def limit_arenas(count: int = 2) -> bool:
+    """Cap glibc malloc arenas (like MALLOC_ARENA_MAX). Call before threads start. Each
+    thread that mallocs otherwise may get its own 64 MB arena whose free lists grow RSS."""
+    return _mallopt(M_ARENA_MAX, count)
 
 
 def fix_mmap_threshold(size: int = MMAP_THRESHOLD) -> bool:
@@ -154,11 +159,7 @@ def fix_mmap_threshold(size: int = MMAP_THRESHOLD) -> bool:
     to the size of each mmapped chunk freed (up to 32 MB), after which frame-sized chunks
     come from the heap and stay resident as free lists: an encoder parked and restarted
     would leave its ~26 MB (x264, 720p) there. Safe to call at any time."""
-    fn = getattr(_libc, "mallopt", None) if _libc is not None else None
-    if fn is None:
-        return False
-    fn.argtypes = [ctypes.c_int, ctypes.c_int]
-    return bool(fn(M_MMAP_THRESHOLD, size))
+    return _mallopt(M_MMAP_THRESHOLD, size)
 
 
 def disable_huge_pages() -> bool:
