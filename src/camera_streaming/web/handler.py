@@ -42,14 +42,12 @@ Reply = tuple  # type: ignore[type-arg]
 Route = Callable[[Request], Reply]
 
 
-class RouteHandler(tornado.web.RequestHandler):
-    """Every path: authenticate in `prepare()`, then look the path up in the server's routes."""
+class PortHandler(tornado.web.RequestHandler):
+    """What every handler on the port shares: its headers, no ETag, and Tornado's own errors
+    (405, 400 on a bad argument, 500) as one plain line, never a page or a traceback. `ALLOW`
+    is the Allow header of Tornado's 405 (None: none)."""
 
-    server: HttpServer
-
-    def initialize(self, server: HttpServer) -> None:
-        self.server = server
-        self.brief = False  # an anonymous caller where the server has a brief answer
+    ALLOW: str | None = "GET, HEAD"
 
     def set_default_headers(self) -> None:
         self.set_header("Server", "camera-streaming")
@@ -57,6 +55,28 @@ class RouteHandler(tornado.web.RequestHandler):
 
     def compute_etag(self) -> None:
         return None  # nothing is cached (no-store): no hash of every body
+
+    def _plain(self, code: int, body: bytes) -> None:
+        self.set_status(code)
+        self.set_header("Content-Type", TEXT)
+        self.finish(body)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.clear()
+        self.set_status(status_code)
+        if status_code == 405 and self.ALLOW:
+            self.set_header("Allow", self.ALLOW)
+        self._plain(status_code, f"{status_code} {self._reason}\n".encode())
+
+
+class RouteHandler(PortHandler):
+    """Every path: authenticate in `prepare()`, then look the path up in the server's routes."""
+
+    server: HttpServer
+
+    def initialize(self, server: HttpServer) -> None:
+        self.server = server
+        self.brief = False  # an anonymous caller where the server has a brief answer
 
     def prepare(self) -> None:
         self.user: str | None = None
@@ -137,21 +157,6 @@ class RouteHandler(tornado.web.RequestHandler):
         ):
             self.set_header("WWW-Authenticate", srv.auth.challenge(stale=False))
         self.finish(body)
-
-    def _plain(self, code: int, body: bytes) -> None:
-        self.set_status(code)
-        self.set_header("Content-Type", TEXT)
-        self.finish(body)
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """Tornado's own errors (405, 400 on a bad argument, 500): one plain line, no page and
-        never a traceback."""
-        self.clear()
-        self.set_status(status_code)
-        if status_code == 405:
-            self.set_header("Allow", "GET, HEAD")
-        self.set_header("Content-Type", TEXT)
-        self.finish(f"{status_code} {self._reason}\n".encode())
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, tornado.web.HTTPError):

@@ -28,12 +28,12 @@ import functools
 import json
 import logging
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import tornado.web
 import tornado.websocket
 
-from ..handler import TEXT, check_credentials, refuse
+from ..handler import PortHandler, check_credentials, refuse
 
 if TYPE_CHECKING:
     from ..http import HttpServer
@@ -51,7 +51,8 @@ MAX_MESSAGE = 4096  # browsers send nothing; a larger message closes the connect
 NO_STREAM, UNPLAYABLE, GOING_AWAY = 4404, 4415, 1001
 
 
-class MseWebSocket(tornado.websocket.WebSocketHandler):
+class MseWebSocket(tornado.websocket.WebSocketHandler, PortHandler):
+    ALLOW = "GET"
     server: HttpServer
 
     def initialize(self, server: HttpServer) -> None:
@@ -64,13 +65,6 @@ class MseWebSocket(tornado.websocket.WebSocketHandler):
         self._in_flight = 0  # bytes handed to Tornado whose write has not completed
         self._blocked = False  # the last flush stopped at MAX_IN_FLIGHT
 
-    def set_default_headers(self) -> None:
-        self.set_header("Server", "camera-streaming")
-        self.set_header("Cache-Control", "no-store")
-
-    def compute_etag(self) -> None:
-        return None
-
     def prepare(self) -> None:
         """The same check as every HTTP route (`RouteHandler.prepare`): 400 on credentials that
         do not parse, 401 with the challenge on none or wrong ones; before the upgrade."""
@@ -80,18 +74,6 @@ class MseWebSocket(tornado.websocket.WebSocketHandler):
         verdict = check_credentials(self, auth)
         if verdict is not None and not verdict.ok:  # (None: 400 sent)
             refuse(self, auth, verdict.stale)
-
-    def _plain(self, code: int, body: bytes) -> None:
-        self.set_status(code)
-        self.set_header("Content-Type", TEXT)
-        self.finish(body)
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        self.clear()
-        self.set_status(status_code)
-        if status_code == 405:
-            self.set_header("Allow", "GET")
-        self._plain(status_code, f"{status_code} {self._reason}\n".encode())
 
     # -- WebSocket settings ------------------------------------------------------------------
     def get_compression_options(self) -> None:

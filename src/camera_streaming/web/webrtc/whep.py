@@ -22,12 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import tornado.web
-
 from ...config.checks import udp_port_range
 from ...config.model import WebRtcConfig
 from ...gst.launch import client_queue_bytes
-from ..handler import TEXT, check_credentials, refuse
+from ..handler import TEXT, PortHandler, check_credentials, refuse
 from ..http import HttpServer
 from .feed import WebRtcFeed
 from .sdp import OfferError, choose_payload, parse_offer
@@ -238,9 +236,10 @@ class WhepService:
                 self._end(sid, by_viewer=False, reason=reason)
 
 
-class WhepHandler(tornado.web.RequestHandler):
+class WhepHandler(PortHandler):
     """`/<path>/whep` and `/<path>/whep/<id>`."""
 
+    ALLOW = None  # its own 405s name the methods (`_not_allowed`)
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "DELETE", "OPTIONS", "PATCH")
 
     def initialize(self, server: HttpServer, whep: WhepService) -> None:
@@ -249,8 +248,7 @@ class WhepHandler(tornado.web.RequestHandler):
         self.set_default_headers()  # again: Tornado sets them before initialize()
 
     def set_default_headers(self) -> None:
-        self.set_header("Server", "camera-streaming")
-        self.set_header("Cache-Control", "no-store")
+        super().set_default_headers()
         whep = getattr(self, "whep", None)
         if whep is None:
             return
@@ -262,9 +260,6 @@ class WhepHandler(tornado.web.RequestHandler):
             self.set_header("Access-Control-Allow-Origin", origin)
             self.set_header("Vary", "Origin")
         self.set_header("Access-Control-Expose-Headers", "Location")
-
-    def compute_etag(self) -> None:
-        return None
 
     def prepare(self) -> None:
         auth = self.server.auth
@@ -335,12 +330,6 @@ class WhepHandler(tornado.web.RequestHandler):
 
     async def patch(self, path: str, sid: str | None) -> None:
         self._not_allowed(sid)  # no trickle ICE: the answer carries every candidate
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        self.clear()
-        self.set_status(status_code)
-        self.set_header("Content-Type", TEXT)
-        self.finish(f"{status_code} {self._reason}\n".encode())
 
 
 def add_whep(http: HttpServer, whep: WhepService) -> None:
