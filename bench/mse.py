@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -72,16 +71,6 @@ class ViewersCpu:
     socket_fps_min: float | None  # the slowest WebSocket client's fragments a second
 
 
-def wait_http(port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"no HTTP port {port} within {timeout} s")
-
-
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered)) - 1))]
@@ -110,7 +99,6 @@ class _Browser:
                 args=CHROMIUM_ARGS,
             )
             self.page = self.browser.new_page()
-            wait_http(server.http_port)
             self.page.goto(f"http://127.0.0.1:{server.http_port}/view/stream?mode=mse&latency=1")
             self.page.wait_for_function(PLAYING, timeout=30_000)
         except BaseException:

@@ -183,15 +183,18 @@ class Server:
         self.stop()
 
     def wait_ready(self, timeout: float = 30) -> None:
+        """Until the RTSP port (and the HTTP port, where there is one) takes connections."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.kind} server exited: {self.stderr_tail()}")
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise RuntimeError(f"{self.kind} server did not listen within {timeout} s")
+        for port in (self.port, self.http_port):
+            while port:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"{self.kind} server exited: {self.stderr_tail()}")
+                with socket.socket() as s:
+                    if s.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                if time.monotonic() >= deadline:
+                    raise RuntimeError(f"{self.kind} server did not listen within {timeout} s")
+                time.sleep(0.05)
 
     def cpu_seconds(self) -> float:
         t = self.ps.cpu_times()

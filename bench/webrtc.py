@@ -16,22 +16,18 @@ over WHEP, on loopback.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from typing import Any, Callable
-
-import psutil
 
 from camera_streaming.testing.browser import chromium, serve_page
 
 from .measure import p95
 from .report import Row, verdict
-from .servers import ROOT, Video, free_port
+from .servers import OURS_HTTP, ROOT, Server, Video
 
 PEER = ROOT / "tests" / "support" / "whep_peer.py"  # the tests' aiortc WHEP client
 LATENCY_TARGET_MS = 100.0
@@ -74,38 +70,27 @@ window.startLatency = (video) => {
 """
 
 
-class WebRtcServer:
-    """The CLI with its HTTP port on loopback; `cpu_seconds()` samples it."""
+class WebRtcServer(Server):
+    """The CLI with its HTTP port on loopback (`servers.OURS_HTTP`), ready once /api/status
+    answers."""
 
     def __init__(self, video: Video) -> None:
-        self.http = free_port()
-        cmd = [
-            sys.executable, "-m", "camera_streaming", "--source", "test", "--bind", "127.0.0.1",
-            "--port", str(free_port()), "--http-port", str(self.http), "--http-bind",
-            "127.0.0.1", "--width", str(video.width), "--height", str(video.height), "--fps",
-            str(video.fps), "--bitrate", str(video.bitrate_kbps), "--stats-interval", "3600",
-            "--log-level", "warning", "--no-onvif",
-        ]  # fmt: skip
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(ROOT / "src"), env.get("PYTHONPATH", "")) if p
-        )
-        env.setdefault("GST_DEBUG", "1")
-        self._stderr = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=self._stderr)
-        self.ps = psutil.Process(self.proc.pid)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited: {self.stderr_tail()}")
+        super().__init__(OURS_HTTP, video)
+        self.http = self.http_port
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        super().wait_ready(timeout)
+        deadline = time.monotonic() + timeout
+        while True:
             try:
                 self.status()
                 return
             except OSError:
+                if time.monotonic() >= deadline:
+                    raise RuntimeError("the server's HTTP side did not answer") from None
                 time.sleep(0.2)
-        raise RuntimeError("the server did not open its HTTP port")
 
-    def url(self, path: str = "/stream") -> str:
+    def whep_url(self, path: str = "/stream") -> str:
         return f"http://127.0.0.1:{self.http}{path}/whep"
 
     def status(self) -> dict[str, Any]:
@@ -114,26 +99,6 @@ class WebRtcServer:
 
     def viewers(self) -> int:
         return int(self.status()["stats"]["cameras"][0]["streams"][0]["webrtc_viewers"])
-
-    def cpu_seconds(self) -> float:
-        t = self.ps.cpu_times()
-        return float(t.user + t.system)
-
-    def stderr_tail(self, n: int = 500) -> str:
-        self._stderr.seek(0)
-        return self._stderr.read().decode(errors="replace")[-n:]
-
-    def __enter__(self) -> WebRtcServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._stderr.close()
 
 
 def start_peer(spec: dict[str, Any]) -> subprocess.Popen:
@@ -193,7 +158,7 @@ playWebRTC(video, "/stream", {{base: "http://127.0.0.1:{server.http}"}})
 def viewers_cpu(server: WebRtcServer, viewers: int, window: float, settle: float) -> tuple:
     """Server CPU (% of one core) over `window` with `viewers` aiortc peers, and the lowest
     frame rate one of them received."""
-    spec = {"url": server.url(), "cycles": viewers, "parallel": viewers, "decode": False,
+    spec = {"url": server.whep_url(), "cycles": viewers, "parallel": viewers, "decode": False,
             "only": "127.0.0.1", "seconds": settle + window + 4, "first_timeout": 10}  # fmt: skip
     proc = start_peer(spec)
     try:
@@ -228,7 +193,7 @@ def webrtc_rows(
     rows: list[Row] = []
     with WebRtcServer(video) as server:
         # A first viewer warms the server (DTLS certificate, encoder) before anything is timed.
-        peer_results(start_peer({"url": server.url(), "seconds": 1, "only": "127.0.0.1"}), 60)
+        peer_results(start_peer({"url": server.whep_url(), "seconds": 1, "only": "127.0.0.1"}), 60)
 
         latency = chromium_latency(server, latency_s)
         p50 = statistics.median(latency) if latency else float("nan")
@@ -257,7 +222,7 @@ def webrtc_rows(
         ))  # fmt: skip
 
         results = peer_results(start_peer({
-            "url": server.url(), "cycles": joins, "seconds": 0.2, "only": "127.0.0.1",
+            "url": server.whep_url(), "cycles": joins, "seconds": 0.2, "only": "127.0.0.1",
         }), 30 + 5 * joins)  # fmt: skip
         firsts = [r["first_frame_s"] for r in results if r.get("first_frame_s") is not None]
         missing = joins - len(firsts)
