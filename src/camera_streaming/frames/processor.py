@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ConfigError
+from .i420 import I420Frame
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,6 @@ class FrameProcessor:
         self.width, self.height = width, height
         self.hook = hook
         self.overlay = overlay  # drawn after the hook (the built-in --overlay)
-        self.last_bgr: np.ndarray | None = None  # the last BGR frame encoded (a reference)
         self._bgr: np.ndarray | None = None  # allocated on first use (a resize, a hook)
         self._i420: np.ndarray | None = None  # process() only
         self.hook_errors = 0
@@ -118,7 +118,6 @@ class FrameProcessor:
             self._run_hook(bgr)
         if self.overlay is not None:
             self.overlay(bgr)
-        self.last_bgr = bgr
         return bgr
 
     def _to_bgr(self, frame: np.ndarray) -> np.ndarray:
@@ -194,7 +193,8 @@ class LatestFrame:
     def __init__(self, max_fps: float = 4.0, keep_s: float = 10.0) -> None:
         self.period = 1.0 / max_fps
         self.keep_s = keep_s
-        self._bgr: np.ndarray | None = None  # allocated once, on the first copy
+        self._kept: np.ndarray | None = None  # BGR, or I420 bytes; allocated on the first copy
+        self._kept_size: tuple[int, int] | None = None  # (height, width) when I420
         self._lock = threading.Lock()
         self._copied_at = 0.0
         self._copied = threading.Event()
@@ -208,13 +208,16 @@ class LatestFrame:
         """True when the frame path should `keep()` the frame it is processing."""
         return now < self._wanted_until and now - self._copied_at >= self.period
 
-    def keep(self, bgr: np.ndarray | None, now: float) -> None:
-        if bgr is None:
+    def keep(self, frame: np.ndarray | I420Frame | None, now: float) -> None:
+        """Copy the frame (BGR, or I420: converted only when the JPEG is made)."""
+        if frame is None:
             return
+        data = frame.data if isinstance(frame, I420Frame) else frame
         with self._lock:
-            if self._bgr is None or self._bgr.shape != bgr.shape:
-                self._bgr = np.empty_like(bgr)
-            np.copyto(self._bgr, bgr)
+            if self._kept is None or self._kept.shape != data.shape:
+                self._kept = np.empty_like(data)
+            np.copyto(self._kept, data)
+            self._kept_size = frame.shape[:2] if isinstance(frame, I420Frame) else None
             self._copied_at = now
         self._copied.set()
 
@@ -230,9 +233,12 @@ class LatestFrame:
             import cv2
 
             with self._lock:
-                if self._bgr is None:
+                if self._kept is None:
                     return None
-                ok, buf = cv2.imencode(".jpg", self._bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+                bgr = self._kept
+                if self._kept_size is not None:
+                    bgr = I420Frame(bgr, self._kept_size[1], self._kept_size[0]).to_bgr()
+                ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
             if not ok:
                 return None
             self.encodes += 1

@@ -27,6 +27,7 @@ from ..errors import CameraStreamingError
 if TYPE_CHECKING:
     import numpy as np
 
+    from ..frames.i420 import I420Frame
     from . import FrameSource
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ class CaptureSupervisor:
     def __init__(
         self,
         source: FrameSource | None,
-        push: Callable[[np.ndarray], bool],
+        push: Callable[[np.ndarray | I420Frame], bool],
         width: int,
         height: int,
         fps: int,

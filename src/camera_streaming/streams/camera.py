@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Callable
 
 from ..config.model import CameraConfig, RecoveryConfig, VideoConfig
 from ..errors import PipelineError
+from ..frames.i420 import I420Frame
 from ..sources import FrameSource
 from ..sources.supervisor import CaptureSupervisor, FaultCounters
 from ..telemetry.stats import CameraSnapshot, FpsMeter
-from .stream import Stream, start_encoder
+from .stream import Stream, input_format, start_encoder
 
 if TYPE_CHECKING:  # the frame path (NumPy) is imported by NumPy cameras only
     import numpy as np
@@ -110,6 +111,7 @@ class Camera:
                 stream.attach(branch, pipeline, sp[0])
         else:
             cap = self.capture
+            i420 = self._use_i420_frames()
             # OpenCV is loaded already (the source, the hook, the application), or will be
             # for a stream's resize, or asked for: then it converts every stream's frames.
             opencv = (
@@ -121,7 +123,7 @@ class Camera:
             )
             for stream, sp in zip(self.streams, specs):
                 video = stream.video
-                fmt = stream.input_format(cap.width, cap.height, opencv)
+                fmt = input_format((cap.width, cap.height), video, opencv, i420)
 
                 def make_one(
                     spec: EncoderSpec, video: VideoConfig = video, fmt: str = fmt
@@ -132,6 +134,22 @@ class Camera:
                 stream.attach(encoder, encoder, spec)
         for stream in self.streams:
             stream.start_outputs()
+
+    def _use_i420_frames(self) -> bool:
+        """Switch the source to I420 frames when it can make them and nothing on this
+        camera's frame path needs BGR: no hook, no overlay, every stream at the capture size.
+        Then no frame is colour-converted at all (docs/memory.md, "The I420 frame path")."""
+        source, processor, cap = self._source, self.processor, self.capture
+        if source is None or "I420" not in source.formats or processor is None:
+            return False
+        if processor.hook is not None or processor.overlay is not None:
+            return False
+        if cap.width % 2 or cap.height % 2:
+            return False
+        if any((s.video.width, s.video.height) != (cap.width, cap.height) for s in self.streams):
+            return False
+        source.use_i420()
+        return True
 
     def prepare(self, from_api: bool) -> None:
         """Import the hook and open the source (unless frames come from the API or from
@@ -184,10 +202,11 @@ class Camera:
             self._source.close()
 
     # -- frames ------------------------------------------------------------------------------
-    def push_frame(self, frame: np.ndarray) -> bool:
+    def push_frame(self, frame: np.ndarray | I420Frame) -> bool:
         """Hook the frame once, hand it to each stream whose share takes it. True when
         accepted (encoded, or not needed because nobody is watching); False when an encoder
-        is behind (counted there) or not running."""
+        is behind (counted there) or not running. An `I420Frame` (a source switched to I420:
+        no hook, no overlay, no resize) goes to the streams as it is."""
         processor = self.processor
         if processor is None:
             return False
@@ -198,18 +217,19 @@ class Camera:
             latest = self._latest
             snapshot_due = latest is not None and latest.due(now)
             wanted = [s for s in self.streams if s.wanted]
+            if not wanted and not snapshot_due:
+                self.idle_frames += 1
+                return True
+            ready = frame if isinstance(frame, I420Frame) else processor.prepare(frame)
+            if snapshot_due:  # someone asked for a snapshot: keep this one
+                self.latest.keep(ready, now)
             if not wanted:
                 self.idle_frames += 1
-                if snapshot_due:  # someone asked for a snapshot: process this one
-                    self.latest.keep(processor.prepare(frame), now)
                 return True
-            bgr = processor.prepare(frame)
-            if snapshot_due:
-                self.latest.keep(bgr, now)
             ok = True
             for stream in wanted:
                 if stream.share.take(now):
-                    ok = stream.push(bgr) and ok
+                    ok = stream.push(ready) and ok
             return ok
 
     def _overlay_figures(self) -> tuple[int, float]:

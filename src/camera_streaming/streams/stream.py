@@ -12,9 +12,10 @@ import threading
 import time
 from typing import TYPE_CHECKING, Callable
 
-from ..config.model import StreamConfig
+from ..config.model import StreamConfig, VideoConfig
 from ..errors import PipelineError
 from ..frames.decimate import RateShare
+from ..frames.i420 import I420Frame
 from ..stall import EncoderStall
 from ..telemetry.stats import FpsMeter, StreamSnapshot
 
@@ -30,6 +31,19 @@ if TYPE_CHECKING:
     from ..web.webrtc.feed import WebRtcFeed
 
 log = logging.getLogger(__name__)
+
+
+def input_format(capture: tuple[int, int], video: VideoConfig, opencv: bool, i420: bool) -> str:
+    """What a stream's encoder takes from a NumPy camera capturing at `capture` (w, h).
+
+    `i420`: the camera hands on I420 frames (nothing on its frame path needs BGR): I420,
+    copied. Otherwise a stream at the capture size in a process without OpenCV (`opencv`:
+    loaded anyway, or asked for) gets BGR, converted by `videoconvert` in its pipeline: no
+    OpenCV (~36 MB RSS) for the conversion alone. Otherwise I420, converted by OpenCV straight
+    into the pooled buffer in about a third of videoconvert's CPU time (docs/memory.md)."""
+    if i420:
+        return "I420"
+    return "BGR" if capture == (video.width, video.height) and not opencv else "I420"
 
 
 def start_encoder(
@@ -57,7 +71,7 @@ class Stream:
         self.path = cfg.path
         self.video = cfg.video
         self.share = RateShare(cfg.video.fps, camera_fps)
-        self.scaler: StreamScaler | None = None  # NumPy cameras only (`input_format`)
+        self.scaler: StreamScaler | None = None  # made for the first BGR frame to convert
         self._lock = threading.Lock()
         self._fps = FpsMeter()
         self._stall = EncoderStall(stall_timeout_s, time.monotonic())
@@ -77,19 +91,6 @@ class Stream:
 
     def attach(self, encoder: EncodedBranch, pipeline: H264Encoder, spec: EncoderSpec) -> None:
         self.encoder, self.pipeline, self.spec = encoder, pipeline, spec
-
-    def input_format(self, capture_w: int, capture_h: int, opencv: bool) -> str:
-        """What this stream's encoder takes from a NumPy camera capturing at this size.
-        Without OpenCV (`opencv`: the process loads it anyway) a stream at the capture size
-        gets BGR, converted by `videoconvert` in the encoder pipeline: no OpenCV (~36 MB RSS)
-        for the conversion alone. Otherwise I420, converted by OpenCV straight into the
-        pooled buffer, in about a third of videoconvert's CPU time. docs/memory.md has the
-        figures."""
-        from ..frames.processor import StreamScaler
-
-        self.scaler = StreamScaler(self.video.width, self.video.height)
-        same_size = (capture_w, capture_h) == (self.video.width, self.video.height)
-        return "BGR" if same_size and not opencv else "I420"
 
     def start_outputs(self) -> None:
         from ..gst.outputs.publish import RtspPublisher
@@ -113,20 +114,26 @@ class Stream:
         return encoder is not None and encoder.wanted
 
     # -- frames ------------------------------------------------------------------------------
-    def push(self, bgr: np.ndarray) -> bool:
-        """Resize and convert the camera's frame, hand it to the encoder. False when the
-        encoder is behind (counted there) or gone."""
+    def push(self, frame: np.ndarray | I420Frame) -> bool:
+        """Hand the camera's frame to the encoder: an I420 frame, or a BGR one at this size
+        into a BGR encoder, is copied; any other BGR frame resized and converted into the
+        pooled buffer. False when the encoder is behind (counted there) or gone."""
         with self._lock:
             pipeline = self.pipeline
             if pipeline is None:
                 return False
             self.frames += 1
             self._fps.tick()
-            scaler = self.scaler
-            assert scaler is not None
+            if isinstance(frame, I420Frame):  # the camera chose I420 frames for this size
+                return pipeline.push_frame(frame.data)
             if pipeline.input_format == "BGR":  # at this size: videoconvert converts it
-                return pipeline.push_frame(bgr)
-            return pipeline.push_into(scaler.i420_into, bgr)
+                return pipeline.push_frame(frame)
+            scaler = self.scaler
+            if scaler is None:
+                from ..frames.processor import StreamScaler
+
+                scaler = self.scaler = StreamScaler(self.video.width, self.video.height)
+            return pipeline.push_into(scaler.i420_into, frame)
 
     def rebuild_encoder(self) -> None:
         """Replace the encoder pipeline; frames pushed meanwhile wait for the lock, RTSP
