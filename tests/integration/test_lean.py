@@ -8,19 +8,28 @@ import time
 
 import pytest
 
+from support.env import ROOT
 from support.fakes import make_config, running
 from support.lean import loaded_after_start, play_until_idr
 
 pytestmark = pytest.mark.integration
 
+NUMPY_HOOK = f"{ROOT / 'tests' / 'support' / 'numpy_hook.py'}:stamp"
 
-def test_a_test_pattern_at_the_output_size_loads_no_opencv() -> None:
+
+def test_a_test_pattern_at_the_output_size_is_drawn_in_i420_with_no_opencv() -> None:
     got = loaded_after_start("test")
-    assert got == {"cv2": False, "numpy": True, "formats": ["BGR"]}  # videoconvert converts
+    assert got == {"cv2": False, "numpy": True, "formats": ["I420"]}  # copied, not converted
 
 
-def test_opencv_converts_when_asked_to() -> None:
-    assert loaded_after_start("test", CAMERA_STREAMING_CONVERTER="opencv")["formats"] == ["I420"]
+def test_a_hook_gets_bgr_and_videoconvert_converts_it_without_opencv() -> None:
+    got = loaded_after_start("test", hook=NUMPY_HOOK)
+    assert got == {"cv2": False, "numpy": True, "formats": ["BGR"]}
+
+
+def test_opencv_converts_a_hooked_frame_when_asked_to() -> None:
+    got = loaded_after_start("test", hook=NUMPY_HOOK, CAMERA_STREAMING_CONVERTER="opencv")
+    assert got["formats"] == ["I420"]
 
 
 def test_a_gst_camera_loads_neither_numpy_nor_opencv() -> None:

@@ -19,13 +19,14 @@ from camera_streaming.config import Config, HttpConfig, RtspConfig, SourceSpec, 
 from camera_streaming.config.model import Substream
 from camera_streaming.service import Streamer
 
-source, sub = sys.argv[1], sys.argv[2]
+source, sub, hook = sys.argv[1], sys.argv[2], sys.argv[4] or None
 cfg = Config(
     video=VideoConfig(320, 240, 30, bitrate_kbps=500),
     rtsp=RtspConfig(port=int(sys.argv[3]), bind="127.0.0.1"),
     source=SourceSpec.parse(source),
     http=HttpConfig(enabled=False),
     substream=Substream(160, 120) if sub == "sub" else None,
+    hook=hook,
 )
 s = Streamer(cfg, log_stats=False, notify_systemd=False)
 s.start()
@@ -36,14 +37,14 @@ print(json.dumps({m: m in sys.modules for m in ("cv2", "numpy")} | {"formats": f
 """
 
 
-def loaded_after_start(source: str, substream: bool = False, **env: str) -> dict:
-    """Start a 320x240 streamer of `source` (with a 160x120 sub stream) in a fresh
-    interpreter with `env` added: whether cv2 and numpy are loaded, and each encoder's input
-    format."""
+def loaded_after_start(source: str, substream: bool = False, hook: str = "", **env: str) -> dict:
+    """Start a 320x240 streamer of `source` (with a 160x120 sub stream, with a `hook`) in a
+    fresh interpreter with `env` added: whether cv2 and numpy are loaded, and each encoder's
+    input format."""
     res = subprocess.run(
         [
             sys.executable, "-c", textwrap.dedent(PROBE), source,
-            "sub" if substream else "-", str(free_port()),
+            "sub" if substream else "-", str(free_port()), hook,
         ],
         capture_output=True,
         text=True,

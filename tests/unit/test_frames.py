@@ -119,7 +119,7 @@ def test_latest_frame_copies_only_on_demand_and_caches_the_jpeg() -> None:
     finally:
         stop.set()
         t.join()
-    assert latest._bgr is not None and latest._bgr is not frame  # one reused copy
+    assert latest._kept is not None and latest._kept is not frame  # one reused copy
 
 
 def test_a_module_function_hook_loads() -> None:

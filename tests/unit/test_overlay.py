@@ -40,9 +40,9 @@ def test_processor_runs_the_overlay_after_the_hook_on_its_own_buffer() -> None:
     proc = FrameProcessor(64, 48, hook=lambda f: calls.append("hook"),
                           overlay=lambda f: calls.append("overlay"))  # fmt: skip
     src = np.zeros((48, 64, 3), np.uint8)
-    proc.process(src)
+    out = proc.prepare(src)
     assert calls == ["hook", "overlay"]
-    assert proc.last_bgr is not None and proc.last_bgr is not src
+    assert out is not src
     proc2 = FrameProcessor(64, 48, overlay=lambda f: f.fill(255))
     proc2.process(src)
     assert not src.any()  # the source's array is never drawn on
