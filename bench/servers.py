@@ -7,6 +7,7 @@ as a subprocess whose CPU and memory we sample."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import psutil
 
 from .cameras import stream_paths
@@ -29,6 +31,8 @@ HOOK = ROOT / "examples" / "hook_draw_time.py"
 BITRATE_KBPS = 2000  # camera-streaming's default
 
 C_BASELINE = "c-baseline"
+C_PATTERN = "c-pattern"  # the C server reading our test pattern's frames: equal content
+PATTERN_FRAMES = 120  # one period of the pattern's disc (2 x fps x 2 frames at 30 fps)
 NAIVE_APPSRC = "naive-appsrc"
 OURS = "ours"
 OURS_HOOK = "ours+hook"
@@ -38,8 +42,8 @@ OURS_NATIVE_SHARED, OURS_SHARED, OURS_HOOK_SHARED = (
     OURS_NATIVE + SHARED, OURS + SHARED, OURS_HOOK + SHARED
 )  # fmt: skip
 KINDS = (
-    C_BASELINE, NAIVE_APPSRC, OURS_NATIVE, OURS_NATIVE_SHARED, OURS, OURS_SHARED, OURS_HOOK,
-    OURS_HOOK_SHARED,
+    C_BASELINE, C_PATTERN, NAIVE_APPSRC, OURS_NATIVE, OURS_NATIVE_SHARED, OURS, OURS_SHARED,
+    OURS_HOOK, OURS_HOOK_SHARED,
 )  # fmt: skip
 # Not in KINDS (the CPU section's servers): the cameras section's.
 OURS_CAMERAS = "ours-cameras"  # bench/cameras.py: test-pattern cameras from Config.cameras
@@ -67,6 +71,33 @@ def build_c_baseline() -> Path:
     cmd = ["gcc", "-O2", "-Wall", "-o", str(C_BINARY), str(C_SOURCE), *flags.stdout.split()]
     subprocess.run(cmd, check=True)
     return C_BINARY
+
+
+_PATTERN_DIRS: dict[Video, Path] = {}
+
+
+def pattern_source(video: Video) -> str:
+    """A launch fragment for the C server: our test pattern's I420 frames, drawn once into a
+    temporary directory (removed at exit) and read in a loop, timestamped at the rate."""
+    where = _PATTERN_DIRS.get(video)
+    if where is None:
+        sys.path.insert(0, str(ROOT / "src"))
+        from camera_streaming.sources.pattern import TestPatternSource
+
+        where = Path(tempfile.mkdtemp(prefix="bench-pattern-"))
+        atexit.register(shutil.rmtree, where, True)
+        src = TestPatternSource(video.width, video.height, video.fps)
+        src.use_i420()
+        src.open()
+        for i in range(PATTERN_FRAMES):
+            frame = src.read()
+            assert frame is not None and not isinstance(frame, np.ndarray)
+            (where / f"{i:04d}.i420").write_bytes(frame.data.tobytes())
+        _PATTERN_DIRS[video] = where
+    return (
+        f"multifilesrc location={where}/%04d.i420 loop=true ! rawvideoparse format=i420 "
+        f"width={video.width} height={video.height} framerate={video.fps}/1"
+    )
 
 
 def free_port() -> int:
@@ -117,6 +148,8 @@ def server_command(
         return [sys.executable, script, str(port), video.label, _spec(layout.sub)]
     if kind == C_BASELINE:
         return [str(build_c_baseline()), str(port), *size]
+    if kind == C_PATTERN:
+        return [str(build_c_baseline()), str(port), *size, str(video.fps), pattern_source(video)]
     if kind == NAIVE_APPSRC:
         return [sys.executable, str(ROOT / "bench" / "naive_appsrc.py"), str(port), *size]
     kind, shared, _ = kind.partition(SHARED)

@@ -2,7 +2,11 @@
  * videotestsrc (moving ball) -> I420 -> x264enc with camera-streaming's default properties
  * -> h264parse -> rtph264pay. Nothing of camera-streaming is in it.
  *
- *   baseline_server PORT WIDTH HEIGHT FPS BITRATE_KBPS [KEY_INT_MAX]
+ *   baseline_server PORT WIDTH HEIGHT FPS BITRATE_KBPS [KEY_INT_MAX [SOURCE]]
+ *
+ * SOURCE replaces the videotestsrc: a launch fragment making I420 frames at that size and
+ * rate (the bench reads frames of camera-streaming's own test pattern from files, so that
+ * both servers encode the same pictures).
  *
  * Serves rtsp://127.0.0.1:PORT/stream until SIGINT/SIGTERM.
  * Build: gcc -O2 baseline_server.c $(pkg-config --cflags --libs gstreamer-rtsp-server-1.0)
@@ -31,14 +35,15 @@ int main(int argc, char *argv[]) {
   }
   int fps = atoi(argv[4]);
   int key_int = argc > 6 ? atoi(argv[6]) : fps; /* camera-streaming: fps * 1 s */
+  const gchar *source = argc > 7 ? argv[7] : "videotestsrc is-live=true pattern=ball";
   gchar *launch = g_strdup_printf(
-      "( videotestsrc is-live=true pattern=ball "
+      "( %s "
       "! video/x-raw,format=I420,width=%s,height=%s,framerate=%d/1 "
       "! x264enc tune=zerolatency speed-preset=superfast bitrate=%s key-int-max=%d "
       "bframes=0 byte-stream=true "
       "! h264parse config-interval=-1 "
       "! rtph264pay name=pay0 pt=96 config-interval=0 aggregate-mode=zero-latency )",
-      argv[2], argv[3], fps, argv[5], key_int);
+      source, argv[2], argv[3], fps, argv[5], key_int);
 
   GMainLoop *loop = g_main_loop_new(NULL, FALSE);
   GstRTSPServer *server = gst_rtsp_server_new();
