@@ -444,12 +444,15 @@ def frame_buffers(streamer: Any) -> list[tuple[str, int, bool]]:
                 add(f"{cam.name}: FrameProcessor.{name}", getattr(p, name, None))
         src = cam._source
         add(f"{cam.name}: {type(src).__name__}._frame", getattr(src, "_frame", None))
+        for name in ("_i420", "_background"):  # the test pattern drawn in I420
+            frame = getattr(src, name, None)
+            add(f"{cam.name}: {type(src).__name__}.{name}", getattr(frame, "data", None))
         sup = cam.supervisor
         slate = getattr(sup, "_slate", None) if sup is not None else None  # if ever shown
         if slate is not None:
             for name in ("frame", "_clean"):
                 add(f"{cam.name}: Slate.{name}", getattr(slate, name, None))
-        add(f"{cam.name}: LatestFrame._bgr", cam.latest._bgr)
+        add(f"{cam.name}: LatestFrame._kept", cam.latest._kept)
         for s in cam.streams:
             for name in ("_bgr", "_i420"):
                 add(f"{s.path}: StreamScaler.{name}", getattr(s.scaler, name, None))
