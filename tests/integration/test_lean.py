@@ -8,8 +8,9 @@ import time
 
 import pytest
 
+from camera_streaming.sources import TestPatternSource
 from support.env import ROOT
-from support.fakes import make_config, running
+from support.fakes import decode_frames, make_config, running
 from support.lean import loaded_after_start, play_until_idr
 
 pytestmark = pytest.mark.integration
@@ -64,3 +65,23 @@ def test_an_encoder_nobody_watches_is_parked_and_restarts_with_an_idr(
         assert play_until_idr(url) < 2.0  # unparked by the next client's frames
         assert not enc.parked and enc.frames_in > frames_in and enc.parks >= 2
         assert enc.alloc_failures == 0 and s.error is None
+
+
+class UndeclaredI420Source(TestPatternSource):
+    """Draws I420 frames without listing I420 in `formats`: the camera keeps its BGR path."""
+
+    formats = ("BGR",)
+
+    def open(self) -> None:
+        self.format = "I420"
+        super().open()
+
+
+def test_a_source_that_hands_i420_unannounced_is_converted_not_fatal(port: int) -> None:
+    source = UndeclaredI420Source(320, 240, 30)
+    with running(make_config(port), source=source) as s:
+        frames = decode_frames(s.config.rtsp.url("127.0.0.1"), 2.0, 320, 240)
+        assert s.encoder is not None and s.encoder.input_format == "BGR"
+        assert s.error is None and s.faults.slate_frames == 0, s.faults
+    indexes = [c[0] for _, c in frames if c is not None]
+    assert len(indexes) > 20 and indexes == sorted(indexes) and indexes[0] > 0, indexes[:5]

@@ -66,6 +66,7 @@ class Camera:
         self._lock = threading.Lock()
         self._fps = FpsMeter()
         self.processor: FrameProcessor | None = None
+        self.i420 = False  # the source was switched to I420 frames (`_use_i420_frames`)
         self.supervisor: CaptureSupervisor | None = None
         self._snapshot_max_fps = snapshot_max_fps
         self._latest: LatestFrame | None = None  # for the JPEG snapshot
@@ -111,7 +112,7 @@ class Camera:
                 stream.attach(branch, pipeline, sp[0])
         else:
             cap = self.capture
-            i420 = self._use_i420_frames()
+            i420 = self.i420 = self._use_i420_frames()
             # OpenCV is loaded already (the source, the hook, the application), or will be
             # for a stream's resize, or asked for: then it converts every stream's frames.
             opencv = (
@@ -220,6 +221,8 @@ class Camera:
             if not wanted and not snapshot_due:
                 self.idle_frames += 1
                 return True
+            if isinstance(frame, I420Frame) and not self.i420:
+                frame = frame.to_bgr()  # a source that did not say it makes I420 (OpenCV)
             ready = frame if isinstance(frame, I420Frame) else processor.prepare(frame)
             if snapshot_due:  # someone asked for a snapshot: keep this one
                 self.latest.keep(ready, now)
