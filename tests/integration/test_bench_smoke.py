@@ -83,7 +83,9 @@ def test_bench_cameras_smoke(tmp_path: Path) -> None:
     by = {f.name: f for f in got}
     assert len(by[report.A].fps) == 4 and len(by[report.C].fps) == 2 and not by[report.S].fps
     for f in got:
-        assert f.cpu_s > 0 and f.rss_mb > 0
+        # S (160x120@10, no client) needs a few ms of CPU a second: in a 1 s window that can
+        # be under the 10 ms clock tick the CPU times count in, so it may read 0.
+        assert (f.cpu_s > 0 or f.name == report.S) and f.rss_mb > 0, f
         assert all(fps > 0.5 * want for fps, want in zip(f.fps, f.expected_fps)), f
     rows = report.cameras_rows([got], 1.0, TINY, TINY_SUB)
     assert any(r.target == "<= 1.2" for r in rows) and any(r.target == "<= 1.1" for r in rows)
