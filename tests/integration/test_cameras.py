@@ -25,8 +25,8 @@ from support.cameras import (
     square_visible,
     with_outputs,
 )
-from support.churn import churn, settled_baseline, wait_for
-from support.env import free_port
+from support.churn import churn, settled_baseline
+from support.env import free_port, wait_for
 from support.fakes import SwitchableSource, decode_images, running
 
 pytestmark = pytest.mark.integration

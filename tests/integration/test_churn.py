@@ -16,8 +16,8 @@ import pytest
 from camera_streaming.config import FANOUTS
 from camera_streaming.testing.rtsp_probe import RtspProbe
 from camera_streaming.testing.soak import idle_medias
-from support.churn import SESSIONS, churn, one_session, settled_baseline, wait_for
-from support.env import start_cli
+from support.churn import SESSIONS, churn, one_session, settled_baseline
+from support.env import start_cli, wait_for
 from support.fakes import decode_frames, make_config, running
 
 pytestmark = pytest.mark.integration

@@ -22,18 +22,10 @@ from camera_streaming.telemetry.stats import allocator_in_use
 from camera_streaming.testing import clients
 from camera_streaming.testing.rtsp_probe import RtspProbe
 from camera_streaming.testing.soak import idle_medias
+from support.env import wait_for
 from support.fakes import decode_frames, make_config, running
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(cond, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return bool(cond())
 
 
 class _Sink:

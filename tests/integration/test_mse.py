@@ -38,7 +38,7 @@ from support.browser import (
     ws_vanish,
     ws_watch,
 )
-from support.env import free_port
+from support.env import free_port, wait_for
 from support.fakes import make_config, running
 from support.web import get, raw, settled_fds
 
@@ -46,15 +46,6 @@ pytestmark = pytest.mark.integration
 FPS = 25
 USERS = (("alice", "s3cret"),)
 PLAYING = "window.__player && window.__player.state === 'playing'"
-
-
-def wait_for(cond: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return bool(cond())
 
 
 @contextlib.contextmanager

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from camera_streaming.config import OutputsConfig
-from support.env import free_port
+from support.env import free_port, wait_for
 from support.fakes import make_config, running
-from support.peers import RecordServer, decodable_frames, probe_span, probe_stream, wait_for
+from support.peers import RecordServer, decodable_frames, probe_span, probe_stream
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,9 @@ import pytest
 from camera_streaming.backoff import Backoff
 from camera_streaming.config import OutputsConfig
 from camera_streaming.gst.outputs.record import segment_files
+from support.env import wait_for
 from support.fakes import decode_frames, make_config, running
-from support.peers import decodable_frames, probe_span, probe_stream, wait_for
+from support.peers import decodable_frames, probe_span, probe_stream
 
 pytestmark = pytest.mark.integration
 CLI = [sys.executable, "-m", "camera_streaming", "--source", "test", "--width", "320"]

@@ -16,9 +16,9 @@ import pytest
 from camera_streaming.backoff import Backoff
 from camera_streaming.config import Config, OutputsConfig
 from camera_streaming.gst.runtime import Gst
-from support.env import free_port
+from support.env import free_port, wait_for
 from support.fakes import decode_frames, make_config, running
-from support.peers import NginxRtmp, probe_stream, wait_for
+from support.peers import NginxRtmp, probe_stream
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import pytest
 from camera_streaming.service import Streamer
 from camera_streaming.web.webrtc import nice
 from support.browser import chromium
-from support.env import free_port
+from support.env import free_port, wait_for
 from support.fakes import running
 from support.web import USERS
 from support.whep import (
@@ -29,15 +29,6 @@ from support.whep import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(cond, timeout: float, step: float = 0.1) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(step)
-    return bool(cond())
 
 
 def whep_url(s: Streamer, path: str = "/stream") -> str:

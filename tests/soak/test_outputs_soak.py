@@ -12,9 +12,9 @@ import pytest
 
 from camera_streaming.config import OutputsConfig
 from camera_streaming.telemetry.stats import allocator_in_use, malloc_trim, rss_bytes
-from support.env import free_port
+from support.env import free_port, wait_for
 from support.fakes import make_config, running
-from support.peers import NginxRtmp, wait_for
+from support.peers import NginxRtmp
 
 pytestmark = pytest.mark.soak
 

@@ -4,13 +4,13 @@ and UDP, with TEARDOWN, reset, vanish, DESCRIBE only and SETUP without PLAY."""
 from __future__ import annotations
 
 import threading
-import time
-from typing import Any, Callable
+from typing import Any
 
 import psutil
 
 from camera_streaming.testing import clients
 from camera_streaming.testing.rtsp_probe import RtspProbeError
+from support.env import wait_for
 
 SESSIONS = (
     clients.raw_teardown_session,
@@ -53,27 +53,20 @@ def churn(url: str | list[str], sessions: int, workers: int, errors: list) -> No
         t.join(120)
 
 
-def wait_for(cond: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.2)
-    return cond()
-
-
 def settled_baseline(s: Any, proc: psutil.Process, anchored: int) -> tuple[int, int]:
     """fds and threads once the warm-up's sessions, connections and medias are gone and the fd
     count has held still for a second: a media's UDP sockets close a moment after its session
     ends, and a baseline taken in between made the final comparison flaky (24 vs 22 in CI)."""
     assert wait_for(
-        lambda: s.rtsp.sessions == 0 and s.rtsp.clients == 0 and s.rtsp.feeds == anchored, 15
+        lambda: s.rtsp.sessions == 0 and s.rtsp.clients == 0 and s.rtsp.feeds == anchored,
+        15,
+        step=0.2,
     ), (s.rtsp.sessions, s.rtsp.clients, s.rtsp.feeds)
     readings: list[int] = []
 
-    def held_still() -> bool:  # six equal readings, 0.2 s apart (wait_for's period)
+    def held_still() -> bool:  # six equal readings, 0.2 s apart (the step below)
         readings.append(proc.num_fds())
         return len(readings) >= 6 and len(set(readings[-6:])) == 1
 
-    wait_for(held_still, 10)  # if it never settles, the test's own final checks decide
+    wait_for(held_still, 10, step=0.2)  # if it never settles, the test's own final checks decide
     return proc.num_fds(), proc.num_threads()

@@ -1,5 +1,6 @@
-"""The test environment: the repository root, free loopback ports, tools on the PATH, and the
-command line as a subprocess (`start_cli`), reaped after each test."""
+"""The test environment: the repository root, free loopback ports, tools on the PATH, polling a
+condition (`wait_for`), and the command line as a subprocess (`start_cli`), reaped after each
+test."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, step: float = 0.05) -> bool:
+    """Poll `predicate` every `step` seconds until it is true or `timeout` has passed; it is
+    asked once more at the deadline, so a condition met during the last sleep still counts."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return bool(predicate())
 
 
 def require_tool(name: str) -> str:

@@ -28,15 +28,6 @@ def wait_port(port: int, timeout: float = 10.0, up: bool = True) -> bool:
     return False
 
 
-def wait_for(predicate: object, timeout: float, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(step)
-    return False
-
-
 class NginxRtmp:
     """nginx in the foreground (`daemon off`, one process) with an RTMP `live` application on
     127.0.0.1:port; its prefix, config and logs live in `root`."""
