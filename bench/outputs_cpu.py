@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,23 +23,11 @@ from pathlib import Path
 
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.servers import free_port, wait_port  # noqa: E402
+
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on port {port}")
 
 
 def start_nginx(root: Path, port: int) -> subprocess.Popen:
@@ -59,7 +46,9 @@ def start_nginx(root: Path, port: int) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    wait_port(port)
+    if not wait_port(port, proc, time.monotonic() + 20):
+        proc.kill()
+        raise RuntimeError(f"nginx did not listen on port {port}: see {root}/logs/error.log")
     return proc
 
 
@@ -103,7 +92,8 @@ def measure(
     clients: list[subprocess.Popen] = []
     try:
         if "--rtsp" in extra or not extra:
-            wait_port(port)
+            if not wait_port(port, server, time.monotonic() + 20):
+                raise RuntimeError(f"the streamer did not listen on port {port}: {cmd}")
         else:
             time.sleep(2)
         rtsp_url = f"rtsp://127.0.0.1:{port}/stream"

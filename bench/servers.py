@@ -106,6 +106,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_port(port: int, proc: subprocess.Popen, deadline: float) -> bool:
+    """Poll 127.0.0.1:port every 50 ms: True once it takes connections, False once `proc` has
+    exited or the monotonic `deadline` has passed."""
+    while proc.poll() is None:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return False
+
+
 @dataclass(frozen=True)
 class Video:
     width: int
@@ -219,15 +232,11 @@ class Server:
         """Until the RTSP port (and the HTTP port, where there is one) takes connections."""
         deadline = time.monotonic() + timeout
         for port in (self.port, self.http_port):
-            while port:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"{self.kind} server exited: {self.stderr_tail()}")
-                with socket.socket() as s:
-                    if s.connect_ex(("127.0.0.1", port)) == 0:
-                        break
-                if time.monotonic() >= deadline:
-                    raise RuntimeError(f"{self.kind} server did not listen within {timeout} s")
-                time.sleep(0.05)
+            if not port or wait_port(port, self.proc, deadline):
+                continue
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.kind} server exited: {self.stderr_tail()}")
+            raise RuntimeError(f"{self.kind} server did not listen within {timeout} s")
 
     def cpu_seconds(self) -> float:
         t = self.ps.cpu_times()

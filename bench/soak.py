@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
+from bench.servers import free_port  # noqa: E402
 from camera_streaming.config import FANOUTS  # noqa: E402
 from camera_streaming.testing.clients import MIX, RAW_MIX  # noqa: E402
 from camera_streaming.testing.soak import (  # noqa: E402
@@ -31,12 +32,6 @@ from camera_streaming.testing.soak import (  # noqa: E402
     wait_idle,
 )
 from camera_streaming.testing.soak_report import Verdict, growth_report, plot  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_watchers(url: str, n: int) -> list[subprocess.Popen]:
