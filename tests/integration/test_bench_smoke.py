@@ -109,7 +109,7 @@ def test_bench_arguments() -> None:
 
 
 def test_bench_memory_reads_this_process() -> None:
-    from bench.memory import group_mappings, read_mem, read_smaps, thread_stacks
+    from bench.smaps import group_mappings, read_mem, read_smaps, thread_stacks
 
     mem = read_mem()
     assert 0 < mem.anon <= mem.uss <= mem.rss and 0 < mem.pss <= mem.rss
