@@ -40,9 +40,18 @@ TARGETS = {  # (figure, limit): ratios against C at 4 clients, and absolute MB
 
 
 # -- the bench section -----------------------------------------------------------------------
+def sub_size(video: Any) -> tuple[int, int, int]:
+    """The sub stream measured beside `video`: SUB, or half the main size when SUB does not
+    fit in it (`--quick`'s 320x240)."""
+    w, h, fps = SUB
+    if w <= video.width and h <= video.height:
+        return w, h, fps
+    return video.width // 4 * 2, video.height // 4 * 2, fps
+
+
 def _sub_config(path: Path, video: Any, port: int, subs: int) -> None:
     """A TOML file: one test-pattern camera at `video` on /a with `subs` sub streams."""
-    w, h, fps = SUB
+    w, h, fps = sub_size(video)
     text = f"""
 [rtsp]
 port = {port}
@@ -175,14 +184,14 @@ def measure_substreams(
 
 def memory_section(args: argparse.Namespace, progress: Progress) -> list[Any]:
     from . import report
-    from .servers import C_BASELINE, OURS, OURS_NATIVE, Video
+    from .servers import C_BASELINE, OURS_NATIVE_SHARED, OURS_SHARED, Video
 
     w, _, h = args.size.partition("x")
     video = Video(int(w), int(h), args.fps)
     clients = 4 if not args.quick else 2
     window = max(2.0, args.window / 2)
     loads: list[MemLoad] = []
-    kinds = (C_BASELINE, OURS, OURS_NATIVE)
+    kinds = (C_BASELINE, OURS_SHARED, OURS_NATIVE_SHARED)  # ours with the default settings
     for r in range(args.rounds):
         progress(f"memory round {r + 1}/{args.rounds}: {video.label}, 0 and {clients} clients")
         for kind in kinds if r % 2 == 0 else tuple(reversed(kinds)):
@@ -195,7 +204,10 @@ def memory_section(args: argparse.Namespace, progress: Progress) -> list[Any]:
     rows: list[report.Row] = []
     label = f"{video.label} {clients} clients"
     c = med(C_BASELINE, clients)
-    for kind, limit in ((OURS, TARGETS["rss_numpy"]), (OURS_NATIVE, TARGETS["rss_native"])):
+    for kind, limit in (
+        (OURS_SHARED, TARGETS["rss_numpy"]),
+        (OURS_NATIVE_SHARED, TARGETS["rss_native"]),
+    ):
         us = med(kind, clients)
         for name, attr in (("RSS", "rss"), ("PSS", "pss"), ("USS", "uss"), ("anon", "anon")):
             a, b = getattr(us, attr), getattr(c, attr)
@@ -211,9 +223,9 @@ def memory_section(args: argparse.Namespace, progress: Progress) -> list[Any]:
                     report.verdict(a / b <= limit if judged and b else None),
                 )  # fmt: skip
             )
-    for kind in (OURS, OURS_NATIVE, C_BASELINE):
+    for kind in (OURS_SHARED, OURS_NATIVE_SHARED, C_BASELINE):
         idle = med(kind, 0)
-        limit = TARGETS["idle_numpy_mb"] if kind == OURS else None
+        limit = TARGETS["idle_numpy_mb"] if kind == OURS_SHARED else None
         rows.append(
             report.Row(
                 "memory",
@@ -233,11 +245,12 @@ def memory_section(args: argparse.Namespace, progress: Progress) -> list[Any]:
         each = (subs[most].rss - subs[1].rss) / (most - 1)
         first = subs[1].rss - subs[0].rss
         limit = TARGETS["per_substream_mb"]
+        sw, sh, sfps = sub_size(video)
         steps = ", ".join(f"{n}: {m.rss:.1f}" for n, m in sorted(subs.items()))
         rows.append(
             report.Row(
                 "memory",
-                f"RSS of each extra {SUB[0]}x{SUB[1]}@{SUB[2]} sub stream, ours {video.label} "
+                f"RSS of each extra {sw}x{sh}@{sfps} sub stream, ours {video.label} "
                 f"(1..{most} subs, a client on every stream; RSS MB by subs {steps}; the "
                 f"first sub stream +{first:.1f} MB with OpenCV for its resize)",
                 f"{each:.1f} MB",
