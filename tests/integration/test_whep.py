@@ -259,8 +259,8 @@ def test_200_connect_disconnect_cycles_leave_nothing_behind() -> None:
     """200 aiortc sessions, four at a time, half ended with DELETE and half by the peer just
     vanishing (reaped by the 3 s liveness timeout). The server runs alone in its process, as
     the CLI runs it (GLib slices on malloc, two arenas). After a warm-up of 150 sessions,
-    fds, threads and viewers come back to idle and RSS grows at most 2 MB (gc and
-    malloc_trim before each reading)."""
+    fds, threads and viewers come back to idle, malloc's live allocations grow at most 1 MB
+    and RSS at most 3.5 MB (gc and malloc_trim before each reading)."""
     with ServerProcess(timeout_s=3.0) as server:
         url = f"http://127.0.0.1:{server.http}/stream/whep"
         spec = {"url": url, "seconds": 0.2, "only": "127.0.0.1", "end": "mix", "parallel": 4}
@@ -276,5 +276,11 @@ def test_200_connect_disconnect_cycles_leave_nothing_behind() -> None:
         assert after["dropped"] >= 175, after  # the vanished ones, reaped by the timeout
         assert after["fds"] <= before["fds"], (before, after)
         assert after["threads"] <= before["threads"], (before, after)
-        grown = after["rss"] - before["rss"]
-        assert grown <= 2_000_000, f"RSS grew {grown / 1e6:.2f} MB ({before} -> {after})"
+        grown, live = after["rss"] - before["rss"], after["heap"] - before["heap"]
+        print(f"200 sessions: RSS +{grown / 1e6:.2f} MB, malloc in use +{live / 1e6:.2f} MB")
+        # Live allocations stay put (measured +0.12..0.23 MB). RSS creeps about 8 KB a
+        # session above them (1.5-2.2 MB here, 4.7 MB over 600): free memory the allocator
+        # keeps, docs/webrtc.md "Memory over many sessions". A viewer's pipeline left behind
+        # would be ~1 MB each.
+        assert live <= 1_000_000, f"malloc in use grew {live / 1e6:.2f} MB ({before} -> {after})"
+        assert grown <= 3_500_000, f"RSS grew {grown / 1e6:.2f} MB ({before} -> {after})"
