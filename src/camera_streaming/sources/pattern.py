@@ -178,10 +178,10 @@ class TestPatternSource(FrameSource):
         frame.u[half] = background.u[half]
         frame.v[half] = background.v[half]
 
-    def _layout(self) -> tuple[int, int, int, int]:
-        """Where this frame's bar (left edge, width) and disc (centre) are."""
+    def _layout(self) -> tuple[int, int, int]:
+        """Where this frame's bar (left edge) and disc (centre) are."""
         w, h, i = self.width, self.height, self.index
-        bar_w = max(4, w // 40)
+        bar_w = self._bar.shape[1]
         x0 = (i * max(1, w // (2 * self.fps))) % max(1, w - bar_w)
         period = 2 * max(1, self.fps * 2)
         phase = i % period
@@ -189,7 +189,7 @@ class TestPatternSource(FrameSource):
         r = self._radius
         cx = int(r + t * (w - 2 * r))
         cy = int(h / 2 + (h / 4) * np.sin(i / max(1, self.fps) * 2 * np.pi))
-        return x0, bar_w, cx, cy
+        return x0, cx, cy
 
     def read(self) -> np.ndarray | I420Frame | None:
         frame = self._frame if self.format == "BGR" else self._i420
@@ -199,7 +199,7 @@ class TestPatternSource(FrameSource):
             self._restore(region)
         self._dirty = []
         red, white = self._colours[self.format]
-        x0, _, cx, cy = self._layout()
+        x0, cx, cy = self._layout()
         r = self._radius
         self._paint(0, x0, self._bar, white, solid=True)
         self._paint(cy - r, cx - r, self._disc, red)
