@@ -9,7 +9,7 @@ from camera_streaming.backoff import OUTPUT_BACKOFF, Backoff
 from camera_streaming.config import Config, RtspConfig, parse_users, users_from_env, validate
 from camera_streaming.errors import ConfigError
 from camera_streaming.sources import read_code
-from camera_streaming.sources.supervisor import Slate
+from camera_streaming.sources.supervisor import HEALTHY_CHECK_S, Slate, watch_period
 
 
 def test_backoff_doubles_up_to_the_cap() -> None:
@@ -48,3 +48,10 @@ def test_slate_is_reused_and_redraws_the_clock_once_a_second() -> None:
     assert c is b and not np.array_equal(a, c)
     assert a.shape == (240, 320, 3) and a.max() == 255  # white text on dark grey
     assert read_code(a) == (0, 0)  # no frame code: tests tell slate frames from pictures
+
+
+def test_the_watchdog_ticks_at_the_frame_rate_only_while_it_shows_the_slate() -> None:
+    assert watch_period(30, 2.0, showing_slate=True) == pytest.approx(1 / 30)
+    assert watch_period(30, 2.0, showing_slate=False) == HEALTHY_CHECK_S  # sees a stall in time
+    assert watch_period(30, 0.4, showing_slate=False) == pytest.approx(0.1)  # a quarter of it
+    assert watch_period(2, 2.0, showing_slate=False) == 0.5  # never faster than the frames

@@ -11,6 +11,8 @@ resizing never loads OpenCV.
 
 from __future__ import annotations
 
+import functools
+import math
 import time
 from typing import cast
 
@@ -28,16 +30,27 @@ def code_cell(width: int, height: int) -> int:
     return max(2, min(width // (CODE_BITS + 4), height // 8))
 
 
+_NIBBLE_SHIFTS = tuple(range(CODE_BITS - 4, -1, -4))
+
+
+@functools.lru_cache(maxsize=4)
+def _nibble_rows(cell: int, channels: int) -> tuple[bytes, ...]:
+    """For each 4-bit value, one pixel row of its four code cells (most significant first)."""
+    on, off = b"\xff" * (cell * channels), b"\x00" * (cell * channels)
+    return tuple(b"".join(on if n >> (3 - k) & 1 else off for k in range(4)) for n in range(16))
+
+
 def write_code(frame: np.ndarray, index: int, time_ms: int) -> None:
     """Write `index` and `time_ms` (each mod 2**32) into the top rows of `frame` in place."""
     cell = code_cell(frame.shape[1], frame.shape[0])
     channels = frame.shape[2] if frame.ndim == 3 else 1  # gray frames too
+    rows = _nibble_rows(cell, channels)
     for row, value in enumerate((index & 0xFFFFFFFF, time_ms & 0xFFFFFFFF)):
         y = row * cell
         band = frame[y : y + cell, : CODE_BITS * cell]
-        bits = (value >> np.arange(CODE_BITS - 1, -1, -1, dtype=np.uint64)) & 1
-        line = np.repeat((bits * 255).astype(np.uint8), cell * channels)  # one pixel row
-        band[:] = line.reshape(1, *band.shape[1:])  # broadcast over rows only: fast copies
+        line = b"".join([rows[value >> shift & 15] for shift in _NIBBLE_SHIFTS])  # a pixel row
+        # broadcast over rows only: fast copies, and two NumPy calls a row of cells
+        band[:] = np.frombuffer(line, np.uint8).reshape(1, *band.shape[1:])
 
 
 def read_code(frame: np.ndarray) -> tuple[int, int] | None:
@@ -121,6 +134,7 @@ class TestPatternSource(FrameSource):
         glyphs[:, :, :gw] = np.stack(digits, axis=1)
         self._glyphs = glyphs
         self._text = np.empty((gh, self.DIGITS_SHOWN, glyphs.shape[2]), bool)  # reused
+        self._digits = " " * self.DIGITS_SHOWN  # what `_text` shows
         self._bar = np.ones((h, max(4, w // 40)), bool)
         self._text_at = (max(0, h - h // 12 - 7 * pixel), w // 20)
         self._colours = {"BGR": (RED, 255), "I420": ((0, 0, 0), (235, 128, 128))}
@@ -188,7 +202,7 @@ class TestPatternSource(FrameSource):
         t = phase / (period / 2) if phase < period / 2 else 2 - phase / (period / 2)
         r = self._radius
         cx = int(r + t * (w - 2 * r))
-        cy = int(h / 2 + (h / 4) * np.sin(i / max(1, self.fps) * 2 * np.pi))
+        cy = int(h / 2 + (h / 4) * math.sin(i / max(1, self.fps) * 2 * math.pi))
         return x0, cx, cy
 
     def read(self) -> np.ndarray | I420Frame | None:
@@ -204,7 +218,10 @@ class TestPatternSource(FrameSource):
         self._paint(0, x0, self._bar, white, solid=True)
         self._paint(cy - r, cx - r, self._disc, red)
         digits = f"{self.index % 10**self.DIGITS_SHOWN:0{self.DIGITS_SHOWN}d}"
-        np.take(self._glyphs, [ord(c) - 48 for c in digits], axis=1, out=self._text)
+        for at, (digit, shown) in enumerate(zip(digits, self._digits)):
+            if digit != shown:  # mostly the last one: one glyph copied a frame
+                self._text[:, at] = self._glyphs[:, ord(digit) - 48]
+        self._digits = digits
         self._paint(*self._text_at, self._text.reshape(self._text.shape[0], -1), white)
         code_plane = frame if isinstance(frame, np.ndarray) else frame.y
         write_code(code_plane, self.index, monotonic_ms())  # its whole band: never restored
@@ -240,6 +257,9 @@ class TestPatternSource(FrameSource):
         half = window[ys.start % 2 :: 2, xs.start % 2 :: 2]
         at = (ys.start + 1) // 2, (xs.start + 1) // 2
         chroma = (slice(at[0], at[0] + half.shape[0]), slice(at[1], at[1] + half.shape[1]))
+        if solid:
+            frame.u[chroma], frame.v[chroma] = u, v
+            return
         np.copyto(frame.u[chroma], u, where=half)
         np.copyto(frame.v[chroma], v, where=half)
 

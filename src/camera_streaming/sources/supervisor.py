@@ -5,9 +5,10 @@ Two named threads per camera:
   capture   reads the source and pushes its frames. When a read fails (device gone, read
             error, a file that ended) or the watchdog flags a stall, it closes the source and
             re-opens it with exponential backoff capped at `source_retry_max_s`.
-  watchdog  ticks at the configured fps. While the source is down or has delivered nothing for
-            `stall_timeout_s`, it pushes the slate, so the encoder and every RTSP client keep
-            running at the configured size and rate.
+  watchdog  while the source is down or has delivered nothing for `stall_timeout_s`, ticks at
+            the configured fps and pushes the slate, so the encoder and every RTSP client keep
+            running at the configured size and rate; otherwise ticks a few times a second,
+            enough to see a stall (`watch_period`).
 
 Each fault is logged once when it starts and once when it ends, and counted in `FaultCounters`.
 Nothing here schedules GLib callbacks (docs/gstreamer.md, fact 1).
@@ -39,6 +40,20 @@ def join_threads(threads: list[threading.Thread], deadline: float) -> None:
         if t is not threading.current_thread():
             t.join(max(0.0, deadline - time.monotonic()))
     threads.clear()
+
+
+STOP_STEP_S = 0.1  # the capture thread sees a stop within this while it waits for a frame
+HEALTHY_CHECK_S = 0.25  # the watchdog's tick while the source delivers (at most)
+
+
+def watch_period(fps: int, stall_timeout_s: float, showing_slate: bool) -> float:
+    """Seconds between watchdog ticks: a frame period while it pushes the slate; otherwise
+    only often enough to see a stall (a quarter of its timeout, at most HEALTHY_CHECK_S), so
+    a healthy camera does not wake a second thread at the frame rate for nothing."""
+    period = 1.0 / fps
+    if showing_slate:
+        return period
+    return max(period, min(HEALTHY_CHECK_S, stall_timeout_s / 4))
 
 
 @dataclass
@@ -156,8 +171,7 @@ class CaptureSupervisor:
         next_t = time.monotonic()
         while not self._stop.is_set():
             if not source.paced:
-                delay = next_t - time.monotonic()
-                if delay > 0 and self._stop.wait(delay):
+                if not self._sleep_until(next_t):
                     break
                 next_t += period
                 if time.monotonic() - next_t > period:  # fell behind: do not burst
@@ -173,6 +187,15 @@ class CaptureSupervisor:
                 continue
             self._last_frame_at = time.monotonic()
             self._push(frame)
+
+    def _sleep_until(self, t: float) -> bool:
+        """Sleep until monotonic time `t`, in steps of at most STOP_STEP_S; False once stopped.
+        `time.sleep` costs half of what `Event.wait` does per frame (docs/memory.md)."""
+        while (delay := t - time.monotonic()) > 0:
+            if self._stop.is_set():
+                return False
+            time.sleep(min(delay, STOP_STEP_S))
+        return not self._stop.is_set()
 
     def _reopen(self, lost: bool) -> None:
         """Close the source and open it again with backoff until it works or we stop. The
@@ -212,7 +235,8 @@ class CaptureSupervisor:
             if delay > 0 and self._stop.wait(delay):
                 break
             now = time.monotonic()
-            next_t = max(next_t + period, now - period)
+            step = watch_period(self.fps, self.stall_timeout_s, self.showing_slate)
+            next_t = max(next_t + step, now - period)
             if self.source is not None and not self._down and not self._stalled:
                 if now - self._last_frame_at >= self.stall_timeout_s:
                     self._stalled = True
