@@ -89,10 +89,12 @@ def pattern_source(video: Video) -> str:
         src = TestPatternSource(video.width, video.height, video.fps)
         src.use_i420()
         src.open()
+        buffer = np.empty(video.width * video.height * 3 // 2, np.uint8)
         for i in range(PATTERN_FRAMES):
             frame = src.read()
             assert frame is not None and not isinstance(frame, np.ndarray)
-            (where / f"{i:04d}.i420").write_bytes(frame.data.tobytes())
+            frame.fill(buffer)
+            (where / f"{i:04d}.i420").write_bytes(buffer.tobytes())
         _PATTERN_DIRS[video] = where
     return (
         f"multifilesrc location={where}/%04d.i420 loop=true ! rawvideoparse format=i420 "

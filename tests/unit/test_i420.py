@@ -9,9 +9,23 @@ import numpy as np
 import pytest
 
 from camera_streaming.config import VideoConfig
-from camera_streaming.frames.i420 import BT601, BT709, I420Frame, luma_chroma_matrix, yuv_of
+from camera_streaming.frames.i420 import (
+    BT601,
+    BT709,
+    I420Buffer,
+    I420Frame,
+    luma_chroma_matrix,
+    yuv_of,
+)
 from camera_streaming.frames.processor import LatestFrame
-from camera_streaming.sources.pattern import CODE_BITS, TestPatternSource, code_cell, read_code
+from camera_streaming.sources import pattern
+from camera_streaming.sources.pattern import (
+    CODE_BITS,
+    HISTORY,
+    TestPatternSource,
+    code_cell,
+    read_code,
+)
 from camera_streaming.streams.stream import input_format
 
 
@@ -25,16 +39,16 @@ def test_limited_range_colours_in_both_matrices() -> None:
 
 
 def test_i420_frame_planes_are_views_of_one_buffer() -> None:
-    frame = I420Frame.empty(8, 4)
+    frame = I420Buffer.empty(8, 4)
     frame.y[:] = 1
     frame.u[:] = 2
     frame.v[:] = 3
     assert frame.data.tolist() == [1] * 32 + [2] * 8 + [3] * 8
     assert frame.shape == (4, 8)
     with pytest.raises(ValueError, match="even size"):
-        I420Frame.empty(7, 4)
+        I420Buffer.empty(7, 4)
     with pytest.raises(ValueError, match="needs 48 bytes"):
-        I420Frame(np.zeros(47, np.uint8), 8, 4)
+        I420Buffer(np.zeros(47, np.uint8), 8, 4)
 
 
 @pytest.mark.parametrize(("w", "h"), [(320, 240), (1280, 720)])
@@ -56,14 +70,49 @@ def test_the_i420_pattern_is_the_bgr_pattern_without_a_conversion(w: int, h: int
     assert diff.mean() < 12 and np.percentile(diff, 99) < 60, (diff.mean(), diff.max())
 
 
-def test_the_i420_pattern_reuses_its_buffer_and_keeps_the_code_grey() -> None:
-    src = TestPatternSource(320, 240, 30)
+def test_the_i420_pattern_draws_into_any_buffer_and_keeps_the_code_grey(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A buffer that holds a recent frame is only brought up to date; it must end up the same
+    as a buffer drawn from nothing, whatever it held (junk, an old frame, a half-drawn one)."""
+    w, h = 320, 240
+    src = TestPatternSource(w, h, 30)
     src.use_i420()
     src.open()
-    a, b = src.read(), src.read()
-    assert a is b and isinstance(a, I420Frame)
-    cell = code_cell(320, 240)
-    assert (a.u[:cell, : CODE_BITS * cell // 2] == 128).all()  # only luma carries the code
+    size = w * h * 3 // 2
+    rng = np.random.default_rng(1)
+    paint, calls = pattern._paint_i420, []
+
+    def fail_second(*args: object) -> None:  # paints the bar, fails on the disc
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("stopped")
+        paint(*args)  # type: ignore[arg-type]
+
+    pool = [rng.integers(0, 256, size, np.uint8) for _ in range(3)]  # cycled, as a pool is
+    old = np.empty(size, np.uint8)
+    for i in range(HISTORY + 40):
+        frame = src.read()
+        assert isinstance(frame, I420Frame) and frame.shape == (h, w) and frame.size == size
+        fresh = rng.integers(0, 256, size, np.uint8)  # junk: drawn whole
+        frame.fill(fresh)
+        frame.fill(pool[i % 3])  # held frame i - 3: only its shapes painted over
+        assert np.array_equal(pool[i % 3], fresh), i
+        if i == 0:
+            frame.fill(old)
+        if i == HISTORY + 5:  # `old` holds frame 0: forgotten by now, drawn whole
+            frame.fill(old)
+            assert np.array_equal(old, fresh)
+        if i == 55:  # a draw that fails half-way (the bar now clear of the code) reads unknown
+            monkeypatch.setattr(pattern, "_paint_i420", fail_second)
+            with pytest.raises(RuntimeError):
+                frame.fill(pool[2])  # held frame 53; now the bar of frame 55 and code 53
+            monkeypatch.undo()
+    buffer = I420Buffer(fresh, w, h)
+    cell = code_cell(w, h)
+    assert (buffer.u[:cell, : CODE_BITS * cell // 2] == 128).all()  # only luma carries the code
+    code = read_code(frame.to_bgr())
+    assert code is not None and code[0] == HISTORY + 39
     src.close()
     assert src.read() is None
 
@@ -80,7 +129,7 @@ def test_only_sources_that_say_so_switch_to_i420() -> None:
 
 def test_a_snapshot_of_an_i420_frame_is_converted_when_asked_for() -> None:
     latest = LatestFrame(max_fps=4, keep_s=10)
-    frame = I420Frame.empty(64, 48)
+    frame = I420Buffer.empty(64, 48)
     frame.y[:], frame.u[:], frame.v[:] = 235, 128, 128  # white
     latest.jpeg(wait_s=0.0)  # asks: the next frame is kept
     assert latest.due(time.monotonic())

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ConfigError
-from .i420 import I420Frame
+from .i420 import I420Buffer, I420Frame
 
 log = logging.getLogger(__name__)
 
@@ -212,12 +212,16 @@ class LatestFrame:
         """Copy the frame (BGR, or I420: converted only when the JPEG is made)."""
         if frame is None:
             return
-        data = frame.data if isinstance(frame, I420Frame) else frame
+        shape = (frame.size,) if isinstance(frame, I420Frame) else frame.shape
         with self._lock:
-            if self._kept is None or self._kept.shape != data.shape:
-                self._kept = np.empty_like(data)
-            np.copyto(self._kept, data)
-            self._kept_size = frame.shape[:2] if isinstance(frame, I420Frame) else None
+            if self._kept is None or self._kept.shape != shape:
+                self._kept = np.empty(shape, np.uint8)
+            if isinstance(frame, I420Frame):
+                frame.fill(self._kept)  # a drawn frame draws itself (the test pattern)
+                self._kept_size = frame.shape
+            else:
+                np.copyto(self._kept, frame)
+                self._kept_size = None
             self._copied_at = now
         self._copied.set()
 
@@ -237,7 +241,7 @@ class LatestFrame:
                     return None
                 bgr = self._kept
                 if self._kept_size is not None:
-                    bgr = I420Frame(bgr, self._kept_size[1], self._kept_size[0]).to_bgr()
+                    bgr = I420Buffer(bgr, self._kept_size[1], self._kept_size[0]).to_bgr()
                 ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
             if not ok:
                 return None

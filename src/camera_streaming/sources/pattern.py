@@ -18,7 +18,7 @@ from typing import cast
 
 import numpy as np
 
-from ..frames.i420 import I420Frame, bgr_to_yuv, yuv_of
+from ..frames.i420 import I420Buffer, I420Frame, bgr_to_yuv, yuv_of
 from .base import FrameSource
 
 CODE_BITS = 32
@@ -100,12 +100,19 @@ def digit_masks(pixel: int) -> list[np.ndarray]:
     ]
 
 
+Region = tuple[slice, slice]
+Shape = tuple[Region, np.ndarray, object, bool]  # region, the mask in it, colour, solid
+HISTORY = 32  # frames whose shapes are remembered: a buffer holding one is brought up to date
+
+
 class TestPatternSource(FrameSource):
-    """A moving pattern (colour gradient, a sweeping bar, a bouncing disc, the frame number)
-    drawn into one reused buffer, in BGR or, after `use_i420()`, straight in I420 (no colour
-    conversion anywhere on the way to the encoder). Only what the last frame drew over is
-    painted with the background again before the next is drawn, and each shape is one masked
-    copy per plane: a 720p I420 frame costs about 0.1 ms."""
+    """A moving pattern (colour gradient, a sweeping bar, a bouncing disc, the frame number).
+
+    BGR: drawn into one reused buffer. I420 (after `use_i420()`): `read()` returns a
+    `PatternFrame` that draws itself into whichever buffer takes it (an encoder's pooled
+    buffer, the snapshot's copy): no frame of its own, no copy, no colour conversion. Either
+    way only what an earlier frame drew over is painted with the background again, each shape
+    is one masked copy per plane, and a 720p I420 frame costs about 0.1 ms."""
 
     __test__ = False  # not a pytest class
     name = "test"
@@ -118,11 +125,12 @@ class TestPatternSource(FrameSource):
         self.index = 0
         self.format = "BGR"
         self._frame: np.ndarray | None = None  # BGR
-        self._i420: I420Frame | None = None
-        self._background: I420Frame | None = None
+        self._background: I420Buffer | None = None  # I420: open while set
         self._x = np.linspace(0, 255, width, dtype=np.float32)  # the gradient's axes
         self._y = np.linspace(0, 255, height, dtype=np.float32)
-        self._dirty: list[tuple[slice, slice]] = []
+        self._dirty: list[Region] = []  # BGR: what the last frame drew over
+        # I420: index -> (time code, regions drawn) of recent frames
+        self._history: dict[int, tuple[int, list[Region]]] = {}
         w, h = width, height
         self._radius = r = max(4, h // 10)
         yy, xx = np.mgrid[-r : r + 1, -r : r + 1]
@@ -138,9 +146,12 @@ class TestPatternSource(FrameSource):
         self._bar = np.ones((h, max(4, w // 40)), bool)
         self._text_at = (max(0, h - h // 12 - 7 * pixel), w // 20)
         self._colours = {"BGR": (RED, 255), "I420": ((0, 0, 0), (235, 128, 128))}
+        cell = code_cell(w, h)  # the centre of every code cell, row 0 then row 1
+        self._code_rows = np.repeat(np.array([cell // 2, cell + cell // 2]), CODE_BITS)
+        self._code_cols = np.tile(np.arange(CODE_BITS) * cell + cell // 2, 2)
 
     def use_i420(self) -> None:
-        """Draw I420 frames (`read()` returns an `I420Frame`) from now on."""
+        """Draw I420 frames (`read()` returns a `PatternFrame`) from now on."""
         if self.width % 2 or self.height % 2:
             raise ValueError(f"I420 needs an even size, got {self.width}x{self.height}")
         was_open = self._frame is not None
@@ -150,6 +161,7 @@ class TestPatternSource(FrameSource):
 
     def open(self) -> None:
         self._dirty = []
+        self._history.clear()
         self.index = 0
         bgr = np.empty((self.height, self.width, 3), np.uint8)
         self._paint_background(bgr, (slice(None), slice(None)))
@@ -157,7 +169,7 @@ class TestPatternSource(FrameSource):
             self._frame = bgr
             return
         self._frame = None  # the BGR frame served only to paint the background
-        self._background = background = I420Frame.empty(self.width, self.height)
+        self._background = background = I420Buffer.empty(self.width, self.height)
         y, u, v = bgr_to_yuv(bgr, self.height)
         background.y[:] = y.round()
         background.u[:] = ((u[0::2, 0::2] + u[1::2, 1::2]) / 2).round()
@@ -165,12 +177,10 @@ class TestPatternSource(FrameSource):
         cell = code_cell(self.width, self.height)  # grey under the code: only luma codes
         background.u[:cell, : (CODE_BITS * cell + 1) // 2] = 128
         background.v[:cell, : (CODE_BITS * cell + 1) // 2] = 128
-        self._i420 = I420Frame.empty(self.width, self.height)
-        np.copyto(self._i420.data, background.data)
         red = yuv_of(tuple(int(c) for c in RED), self.height)  # type: ignore[arg-type]
         self._colours["I420"] = (red, (235, 128, 128))
 
-    def _paint_background(self, frame: np.ndarray, region: tuple[slice, slice]) -> None:
+    def _paint_background(self, frame: np.ndarray, region: Region) -> None:
         """The gradient (blue along x, green along y, red their mean) into `region`."""
         x = self._x[region[1]][None, :]
         y = self._y[region[0]][:, None]
@@ -178,19 +188,6 @@ class TestPatternSource(FrameSource):
         out[:, :, 0] = x.astype(np.uint8)
         out[:, :, 1] = y.astype(np.uint8)
         out[:, :, 2] = ((x + y) / 2).astype(np.uint8)
-
-    def _restore(self, region: tuple[slice, slice]) -> None:
-        """Paint the background back over `region` (luma coordinates)."""
-        if self._frame is not None:
-            self._paint_background(self._frame, region)
-            return
-        frame, background = self._i420, self._background
-        assert frame is not None and background is not None
-        frame.y[region] = background.y[region]
-        ys, xs = region
-        half = (slice(ys.start // 2, (ys.stop + 1) // 2), slice(xs.start // 2, (xs.stop + 1) // 2))
-        frame.u[half] = background.u[half]
-        frame.v[half] = background.v[half]
 
     def _layout(self) -> tuple[int, int, int]:
         """Where this frame's bar (left edge) and disc (centre) are."""
@@ -205,68 +202,147 @@ class TestPatternSource(FrameSource):
         cy = int(h / 2 + (h / 4) * math.sin(i / max(1, self.fps) * 2 * math.pi))
         return x0, cx, cy
 
-    def read(self) -> np.ndarray | I420Frame | None:
-        frame = self._frame if self.format == "BGR" else self._i420
-        if frame is None:
-            return None
-        for region in self._dirty:
-            self._restore(region)
-        self._dirty = []
+    def _shapes(self) -> list[Shape]:
+        """This frame's bar, disc and number, clipped to the frame. The number's mask is
+        reused: valid until the next call."""
         red, white = self._colours[self.format]
         x0, cx, cy = self._layout()
         r = self._radius
-        self._paint(0, x0, self._bar, white, solid=True)
-        self._paint(cy - r, cx - r, self._disc, red)
         digits = f"{self.index % 10**self.DIGITS_SHOWN:0{self.DIGITS_SHOWN}d}"
         for at, (digit, shown) in enumerate(zip(digits, self._digits)):
             if digit != shown:  # mostly the last one: one glyph copied a frame
                 self._text[:, at] = self._glyphs[:, ord(digit) - 48]
         self._digits = digits
-        self._paint(*self._text_at, self._text.reshape(self._text.shape[0], -1), white)
-        code_plane = frame if isinstance(frame, np.ndarray) else frame.y
-        write_code(code_plane, self.index, monotonic_ms())  # its whole band: never restored
+        text = self._text.reshape(self._text.shape[0], -1)
+        shapes: list[Shape] = []
+        for top, left, mask, colour, solid in (
+            (0, x0, self._bar, white, True),
+            (cy - r, cx - r, self._disc, red, False),
+            (*self._text_at, text, white, False),
+        ):
+            region, window = _clip(top, left, mask, self.height, self.width)
+            if region is not None:
+                shapes.append((region, window, colour, solid))
+        return shapes
+
+    def read(self) -> np.ndarray | I420Frame | None:
+        if self.format == "I420":
+            return self._read_i420()
+        frame = self._frame
+        if frame is None:
+            return None
+        for region in self._dirty:
+            self._paint_background(frame, region)
+        shapes = self._shapes()
+        for region, window, colour, solid in shapes:
+            _paint_bgr(frame[region], window, colour, solid)
+        self._dirty = [shape[0] for shape in shapes]
+        write_code(frame, self.index, monotonic_ms())  # its whole band: never restored
         self.index += 1
         return frame
 
-    def _paint(
-        self, top: int, left: int, mask: np.ndarray, colour: object, solid: bool = False
-    ) -> None:
-        """Paint `colour` where `mask` is set (everywhere in its box if `solid`), its corner
-        at (top, left), clipped to the frame; remember the box to restore. I420: the chroma
-        of each 2x2 block whose top-left sample the mask covers."""
-        region, window = _clip(top, left, mask, self.height, self.width)
-        if region is None:
-            return
-        self._dirty.append(region)
-        if self._frame is not None:
-            box = self._frame[region]
-            if solid:
-                box[:] = colour
-                return
-            for c, value in enumerate(np.broadcast_to(np.asarray(colour, np.uint8), (3,))):
-                np.copyto(box[..., c], value, where=window)  # a channel at a time: faster
-            return
-        frame = self._i420
-        assert frame is not None
-        ys, xs = region
-        y, u, v = cast("tuple[int, int, int]", colour)
-        if solid:
-            frame.y[region] = y
+    def _read_i420(self) -> PatternFrame | None:
+        if self._background is None:
+            return None
+        shapes, time_ms = self._shapes(), monotonic_ms()
+        self._history[self.index] = (time_ms, [shape[0] for shape in shapes])
+        self._history.pop(self.index - HISTORY, None)
+        frame = PatternFrame(self, shapes, self.index, time_ms)
+        self.index += 1
+        return frame
+
+    def draw_into(self, view: np.ndarray, shapes: list[Shape], index: int, time_ms: int) -> None:
+        """Make `view` (a whole I420 frame, flat) frame `index`. A buffer that already holds
+        one of the last HISTORY frames (its code says which) only has that frame's shapes
+        painted over with the background; any other gets the whole background first."""
+        background = self._background
+        assert background is not None
+        target = I420Buffer(view, self.width, self.height)
+        held = self._held(target.y)
+        known = self._history.get(held[0]) if held is not None else None
+        if known is None or held is None or known[0] != held[1]:
+            np.copyto(target.data, background.data)
         else:
-            np.copyto(frame.y[region], y, where=window)
-        half = window[ys.start % 2 :: 2, xs.start % 2 :: 2]
-        at = (ys.start + 1) // 2, (xs.start + 1) // 2
-        chroma = (slice(at[0], at[0] + half.shape[0]), slice(at[1], at[1] + half.shape[1]))
-        if solid:
-            frame.u[chroma], frame.v[chroma] = u, v
-            return
-        np.copyto(frame.u[chroma], u, where=half)
-        np.copyto(frame.v[chroma], v, where=half)
+            target.y[self._code_rows[0], self._code_cols[0]] = 128  # unreadable until done
+            for region in known[1]:
+                _restore_i420(target, background, region)
+        for region, window, colour, solid in shapes:
+            _paint_i420(target, region, window, colour, solid)
+        write_code(target.y, index, time_ms)  # last: the code says the frame is whole
+
+    def _held(self, y: np.ndarray) -> tuple[int, int] | None:
+        """The (index, time code) a buffer's Y plane holds, from the centre of each code cell
+        alone; None where any centre is neither black nor white."""
+        values = y[self._code_rows, self._code_cols]
+        if ((values > 60) & (values < 195)).any():
+            return None
+        packed = np.packbits(values >= 128).tobytes()
+        return int.from_bytes(packed[:4], "big"), int.from_bytes(packed[4:], "big")
 
     def close(self) -> None:
         self._frame = None
-        self._i420 = self._background = None
+        self._background = None
         self._dirty = []
+        self._history.clear()
+
+
+class PatternFrame(I420Frame):
+    """One I420 frame of the test pattern, drawn into each buffer that takes it (`fill`).
+    Valid until its source's next `read()`."""
+
+    __slots__ = ("_source", "_shapes", "index", "time_ms")
+
+    def __init__(self, source: TestPatternSource, shapes: list[Shape], index: int, time_ms: int):
+        super().__init__(source.width, source.height)
+        self._source, self._shapes = source, shapes
+        self.index, self.time_ms = index, time_ms
+
+    def fill(self, view: np.ndarray) -> None:
+        self._source.draw_into(view, self._shapes, self.index, self.time_ms)
+
+
+def _paint_bgr(box: np.ndarray, window: np.ndarray, colour: object, solid: bool) -> None:
+    """Paint `colour` into `box` where `window` is set (everywhere if `solid`)."""
+    if solid:
+        box[:] = colour
+        return
+    for c, value in enumerate(np.broadcast_to(np.asarray(colour, np.uint8), (3,))):
+        np.copyto(box[..., c], value, where=window)  # a channel at a time: faster
+
+
+def _chroma(region: Region) -> Region:
+    """The chroma samples of every 2x2 block a luma region touches."""
+    ys, xs = region
+    return slice(ys.start // 2, (ys.stop + 1) // 2), slice(xs.start // 2, (xs.stop + 1) // 2)
+
+
+def _restore_i420(frame: I420Buffer, background: I420Buffer, region: Region) -> None:
+    """Paint the background back over `region` (luma coordinates) of `frame`."""
+    frame.y[region] = background.y[region]
+    half = _chroma(region)
+    frame.u[half] = background.u[half]
+    frame.v[half] = background.v[half]
+
+
+def _paint_i420(
+    frame: I420Buffer, region: Region, window: np.ndarray, colour: object, solid: bool
+) -> None:
+    """Paint the (Y, U, V) `colour` into `region` where `window` is set (everywhere if
+    `solid`); chroma for each 2x2 block whose top-left sample the window covers."""
+    ys, xs = region
+    y, u, v = cast("tuple[int, int, int]", colour)
+    if solid:
+        frame.y[region] = y
+    else:
+        np.copyto(frame.y[region], y, where=window)
+    half = window[ys.start % 2 :: 2, xs.start % 2 :: 2]
+    at = (ys.start + 1) // 2, (xs.start + 1) // 2
+    chroma = (slice(at[0], at[0] + half.shape[0]), slice(at[1], at[1] + half.shape[1]))
+    if solid:
+        frame.u[chroma], frame.v[chroma] = u, v
+        return
+    np.copyto(frame.u[chroma], u, where=half)
+    np.copyto(frame.v[chroma], v, where=half)
 
 
 def _clip(

@@ -37,13 +37,18 @@ def input_format(capture: tuple[int, int], video: VideoConfig, opencv: bool, i42
     """What a stream's encoder takes from a NumPy camera capturing at `capture` (w, h).
 
     `i420`: the camera hands on I420 frames (nothing on its frame path needs BGR): I420,
-    copied. Otherwise a stream at the capture size in a process without OpenCV (`opencv`:
-    loaded anyway, or asked for) gets BGR, converted by `videoconvert` in its pipeline: no
-    OpenCV (~36 MB RSS) for the conversion alone. Otherwise I420, converted by OpenCV straight
-    into the pooled buffer in about a third of videoconvert's CPU time (docs/memory.md)."""
+    written into the pooled buffer as it is. Otherwise a stream at the capture size in a
+    process without OpenCV (`opencv`: loaded anyway, or asked for) gets BGR, converted by
+    `videoconvert` in its pipeline: no OpenCV (~36 MB RSS) for the conversion alone.
+    Otherwise I420, converted by OpenCV straight into the pooled buffer in about a third of
+    videoconvert's CPU time (docs/memory.md)."""
     if i420:
         return "I420"
     return "BGR" if capture == (video.width, video.height) and not opencv else "I420"
+
+
+def _fill(view: np.ndarray, frame: I420Frame) -> None:
+    frame.fill(view)
 
 
 def start_encoder(
@@ -115,9 +120,10 @@ class Stream:
 
     # -- frames ------------------------------------------------------------------------------
     def push(self, frame: np.ndarray | I420Frame) -> bool:
-        """Hand the camera's frame to the encoder: an I420 frame, or a BGR one at this size
-        into a BGR encoder, is copied; any other BGR frame resized and converted into the
-        pooled buffer. False when the encoder is behind (counted there) or gone."""
+        """Hand the camera's frame to the encoder: an I420 frame writes itself into the pooled
+        buffer (`I420Frame.fill`), a BGR one at this size into a BGR encoder is copied, any
+        other BGR frame resized and converted into it. False when the encoder is behind
+        (counted there) or gone."""
         with self._lock:
             pipeline = self.pipeline
             if pipeline is None:
@@ -125,7 +131,7 @@ class Stream:
             self.frames += 1
             self._fps.tick()
             if isinstance(frame, I420Frame):  # the camera chose I420 frames for this size
-                return pipeline.push_frame(frame.data)
+                return pipeline.push_into(_fill, frame)
             if pipeline.input_format == "BGR":  # at this size: videoconvert converts it
                 return pipeline.push_frame(frame)
             scaler = self.scaler
