@@ -12,17 +12,26 @@ import json
 import logging
 import os
 import sys
-from datetime import datetime, timezone
+import time
 
 _PRIORITY = {"DEBUG": 7, "INFO": 6, "WARNING": 4, "ERROR": 3, "CRITICAL": 2}
+
+
+def _iso_utc(t: float) -> str:
+    """`t` as ISO 8601 in UTC to the millisecond, as `datetime.isoformat` writes it (without
+    loading `datetime` for it)."""
+    seconds = int(t)
+    micros = round((t - seconds) * 1e6)  # rounded to the microsecond first, as datetime does
+    if micros >= 1_000_000:
+        seconds, micros = seconds + 1, micros - 1_000_000
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return f"{stamp}.{micros // 1000:03d}+00:00"
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(
-                timespec="milliseconds"
-            ),
+            "ts": _iso_utc(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),

@@ -23,3 +23,13 @@ def test_journald_gets_a_priority_prefix_and_no_timestamp() -> None:
     assert isinstance(formatter("text", journal=True), JournalFormatter)
     assert isinstance(formatter("json", journal=True), JsonFormatter)
     assert type(formatter("text", journal=False)) is logging.Formatter
+
+
+def test_json_timestamps_read_as_datetime_writes_them() -> None:
+    from datetime import datetime, timezone
+
+    from camera_streaming.logs import _iso_utc
+
+    for t in (0.0, 0.0005, 0.9999996, 1.4629996, 1822606867.4629996, 1764562443.405):
+        iso = datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds")
+        assert _iso_utc(t) == iso, t

@@ -48,11 +48,6 @@ from .values import (
     toml_value,
 )
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.9/3.10
-    import tomli as tomllib
-
 SECTIONS = ("rtsp", "video", "source", "http", "auth", "outputs", "onvif", "webrtc", "log")
 
 
@@ -207,6 +202,10 @@ class Effective:
 
 
 def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):  # imported here: a run without --config loads no TOML
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.9/3.10
+        import tomli as tomllib
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)

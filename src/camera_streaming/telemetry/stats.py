@@ -4,7 +4,6 @@ memory (RSS and the allocator's in-use bytes), immutable snapshots."""
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import threading
 import time
@@ -68,11 +67,11 @@ class _Mallinfo2(ctypes.Structure):
 
 
 def _load_libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    if not name:
-        return None
+    """The C library the interpreter runs on: the symbols already loaded (`dlopen(NULL)`), so
+    neither `ctypes.util` (its `find_library` runs `ldconfig` in a subprocess) nor a second
+    handle is needed."""
     try:
-        return ctypes.CDLL(name)
+        return ctypes.CDLL(None)
     except OSError:
         return None
 
