@@ -49,6 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--clients", type=int, nargs="+", default=[1, 4, 32])
     p.add_argument("--window", type=float, default=8.0, help="CPU window per point, seconds")
     p.add_argument("--rounds", type=int, default=2, help="CPU rounds (median is reported)")
+    p.add_argument(
+        "--kinds", nargs="+", choices=KINDS, default=list(KINDS), help="CPU: the servers to run"
+    )
     p.add_argument("--join-tries", type=int, default=20)
     p.add_argument("--latency-sizes", nargs="+", default=["1280x720", "1920x1080"])
     p.add_argument("--latency-seconds", type=float, default=8.0)
@@ -107,7 +110,8 @@ def cpu_section(args: argparse.Namespace, progress: Progress) -> list[report.Row
     loads: list[measure.Load] = []
     for r in range(args.rounds):
         progress(f"CPU round {r + 1}/{args.rounds}: {video.label}, clients {counts}")
-        order = KINDS if r % 2 == 0 else tuple(reversed(KINDS))  # spread the drift
+        kinds = tuple(k for k in KINDS if k in args.kinds)
+        order = kinds if r % 2 == 0 else tuple(reversed(kinds))  # spread the drift
         for kind in order:
             loads += measure.fanout(kind, video, counts, args.window, progress=progress)
     return report.fanout_rows(loads, video)
