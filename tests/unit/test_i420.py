@@ -141,6 +141,26 @@ def test_a_snapshot_of_an_i420_frame_is_converted_when_asked_for() -> None:
     assert img.shape == (48, 64, 3) and img.mean() > 245
 
 
+def test_a_snapshot_of_the_pattern_is_drawn_into_its_copy() -> None:
+    src = TestPatternSource(320, 240, 30)
+    src.use_i420()
+    src.open()
+    latest = LatestFrame(max_fps=1e6, keep_s=10)  # no JPEG cached between the two
+    codes = []
+    for i in range(12):
+        frame = src.read()
+        latest.jpeg(wait_s=0.0)  # asks again: every frame is kept
+        if i in (4, 9):  # the second draw finds frame 4 in its copy and brings it up to date
+            if i == 9:
+                kept = latest._kept
+                assert kept is not None and src._held(kept[: 320 * 240].reshape(240, 320))
+            latest.keep(frame, time.monotonic())
+            jpeg = latest.jpeg(wait_s=0.0)
+            assert jpeg is not None
+            codes.append(read_code(cv2.imdecode(np.frombuffer(jpeg, np.uint8), 1)))
+    assert [c[0] for c in codes if c is not None] == [4, 9]
+
+
 def test_which_input_each_encoder_takes() -> None:
     main, sub = VideoConfig(1280, 720, 30), VideoConfig(640, 360, 10)
     cap = (1280, 720)
