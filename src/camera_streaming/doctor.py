@@ -99,7 +99,7 @@ def check_gstreamer(report: Report) -> set[str]:
     init()
     report.line(OK, f"GStreamer {Gst.version_string().split()[-1]}")
     names = {*BASE_ELEMENTS, *client_elements("h264"), *client_elements("h265")}
-    names |= {n for e in ENCODERS for n in e.elements}
+    names |= {n for e in ENCODERS for n in e.elements} | set(WEBRTC_ELEMENTS)
     available = available_elements(names)
     for name in (*BASE_ELEMENTS, "h264parse", "rtph264pay"):
         if name in available:
@@ -153,6 +153,54 @@ def v4l2_formats(device: str) -> tuple[str, list[str]]:
         return card, formats
     finally:
         os.close(fd)
+
+
+WEBRTC_ELEMENTS = {  # element -> Debian package
+    "webrtcbin": "gstreamer1.0-plugins-bad",
+    "nicesrc": "gstreamer1.0-nice",
+    "nicesink": "gstreamer1.0-nice",
+    "dtlssrtpenc": "gstreamer1.0-plugins-bad",
+    "srtpenc": "gstreamer1.0-plugins-bad",
+}
+GNUTLS_PER_THREAD_FIXED = (3, 8, 0)  # docs/webrtc.md, "Memory over many sessions"
+
+
+def gnutls_version() -> str | None:
+    """The version of the GnuTLS libnice runs on (`gnutls_check_version(NULL)`), or None."""
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL("libgnutls.so.30")
+    except OSError:
+        return None
+    check = lib.gnutls_check_version
+    check.restype, check.argtypes = ctypes.c_char_p, [ctypes.c_char_p]
+    version = check(None)
+    return version.decode() if version else None
+
+
+def keeps_memory_per_thread(version: str) -> bool:
+    """True for a GnuTLS that keeps a random-generator context for every thread that ever
+    used it (before 3.8.0): each WebRTC viewer then leaves a few KB of RSS behind."""
+    parts = []
+    for part in version.split(".")[:3]:
+        digits = "".join(c for c in part if c.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts) < GNUTLS_PER_THREAD_FIXED
+
+
+def check_webrtc(report: Report, available: Collection[str]) -> None:
+    """WebRTC viewers (WHEP, on the HTTP port) need webrtcbin and libnice; none is required
+    for RTSP, so what is missing is a warning."""
+    report.section("WebRTC (WHEP on the HTTP port)")
+    for name, package in WEBRTC_ELEMENTS.items():
+        if name in available:
+            report.line(OK, name)
+        else:
+            report.line(WARN, name, f"apt-get install {package}")
+    version = gnutls_version()
+    if version is not None and keeps_memory_per_thread(version):
+        report.line(WARN, f"GnuTLS {version}: each viewer leaves ~4 KB of RSS (fixed in 3.8.0)")
 
 
 def check_cameras(report: Report, pattern: str = "/dev/video*") -> None:
@@ -228,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     available = check_gstreamer(report)
     if available:
         check_encoders(report, available, config.video.encoder, config.video.codec)
+    if available and config.http.enabled:
+        check_webrtc(report, available)
     check_cameras(report)
     report.section("Ports")
     check_port(report, "RTSP", config.rtsp.bind, config.rtsp.port)

@@ -5,7 +5,16 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from camera_streaming.doctor import MISSING, OK, WARN, Report, check_cameras, check_port
+from camera_streaming.doctor import (
+    MISSING,
+    OK,
+    WARN,
+    Report,
+    check_cameras,
+    check_port,
+    check_webrtc,
+    keeps_memory_per_thread,
+)
 
 
 def lines_of(report_fn: object, *args: object) -> tuple[list[str], Report]:
@@ -47,3 +56,16 @@ def test_fixes_are_collected_once() -> None:
     r.line(WARN, "no camera")
     assert r.failed and r.fixes == ["apt-get install gstreamer1.0-plugins-ugly"]
     assert "->  apt-get install" in out[0]
+
+
+def test_webrtc_pieces_missing_are_warnings_with_their_package() -> None:
+    out, report = lines_of(check_webrtc, {"webrtcbin", "dtlssrtpenc", "srtpenc", "nicesink"})
+    assert not report.failed
+    assert any(WARN in ln and "nicesrc" in ln and "gstreamer1.0-nice" in ln for ln in out), out
+    assert any(OK in ln and "webrtcbin" in ln for ln in out), out
+
+
+def test_gnutls_before_3_8_keeps_memory_for_each_thread() -> None:
+    assert keeps_memory_per_thread("3.7.9") and keeps_memory_per_thread("3.7")
+    assert not keeps_memory_per_thread("3.8.0") and not keeps_memory_per_thread("3.8.9")
+    assert not keeps_memory_per_thread("3.10.1") and not keeps_memory_per_thread("4.0.0~rc1")
