@@ -1,7 +1,7 @@
 """`make bench`: every benchmark in one run, each figure a ratio against a baseline measured
 in the same run (the machines are shared and noisy; absolute figures mean little here).
 
-    python -m bench                      # everything (about 36 minutes), writes docs/benchmarks.md
+    python -m bench                      # everything (about 45 minutes), writes docs/benchmarks.md
     python -m bench --only cpu join      # some sections (the page keeps the other tables)
     python -m bench --only mse --mse-minutes 2   # browsers over MSE, a shorter latency run
     python -m bench --quick --no-write   # the tiny smoke version (what make test runs)
@@ -48,7 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--fps", type=int, default=30)
     p.add_argument("--clients", type=int, nargs="+", default=[1, 4, 32])
     p.add_argument("--window", type=float, default=8.0, help="CPU window per point, seconds")
-    p.add_argument("--rounds", type=int, default=2, help="CPU rounds (median is reported)")
+    p.add_argument("--rounds", type=int, default=4, help="CPU rounds (median is reported)")
     p.add_argument(
         "--kinds", nargs="+", choices=KINDS, default=list(KINDS), help="CPU: the servers to run"
     )

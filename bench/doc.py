@@ -96,7 +96,7 @@ bitrate=2000 key-int-max=fps bframes=0).
 
 ## Commands
 
-- `make bench` (`.venv/bin/python -m bench`): everything, about 36 minutes (10 of them the
+- `make bench` (`.venv/bin/python -m bench`): everything, about 45 minutes (10 of them the
   MSE run), progress on stderr.
 - `python -m bench --only cpu join latency ceiling cameras mse`, `--rounds`, `--window`,
   `--size`, `--clients`, `--cameras-rounds`, `--mse-minutes`, ...: see
@@ -134,8 +134,9 @@ bitrate=2000 key-int-max=fps bframes=0).
 - **CPU, RSS, client FPS**: each server in turn gets 1, then 4, then 32 interleaved-TCP RTSP
   clients (one Python thread reading them all with `RtspProbe` sessions, counting RTP
   marker bits per client); after 2 s to settle, server CPU (user+system, % of one core),
-  RSS and every client's frame rate over the window. Median over rounds; rounds alternate
-  the server order.
+  RSS and every client's frame rate over the window. Median over rounds (4 by default: one
+  server's figure moves by 10-15 % from round to round on these shared machines, so two
+  rounds were not enough to tell 1.05x from 1.15x); rounds alternate the server order.
 - **Join**: a raw client measures PLAY -> first IDR NAL unit (`RtspProbe.play_until_idr`),
   as the only client after the server was idle, and as a late joiner while another client
   plays; p95 (nearest rank).
