@@ -114,9 +114,12 @@ bitrate=2000 key-int-max=fps bframes=0).
 
 - **Servers**: `c-baseline` is `bench/c/baseline_server.c`, stock gst-rtsp-server with one
   shared media (`videotestsrc is-live=true pattern=ball ! I420 ! x264enc ! h264parse !
-  rtph264pay`). `naive-appsrc` is `bench/naive_appsrc.py`: our test pattern (same NumPy
-  frames as ours), `cv2.cvtColor` to I420 and `Gst.Buffer.new_wrapped(bytes)` into the appsrc
-  of one stock shared media: the frame-path baseline on equal content. `ours-native` is
+  rtph264pay`). `c-pattern` is the same C server fed our test pattern's own I420 frames
+  (drawn once to files, read by `multifilesrc ! rawvideoparse`, paced at the rate): C
+  encoding the same pictures as `ours`. `naive-appsrc` is `bench/naive_appsrc.py`: our test
+  pattern (same NumPy frames as ours), `cv2.cvtColor` to I420 and
+  `Gst.Buffer.new_wrapped(bytes)` into the appsrc of one stock shared media: the frame-path
+  baseline on equal content. `ours-native` is
   `python -m camera_streaming --source 'gst:videotestsrc is-live=true pattern=ball'`: the C
   baseline's frames, no hook, so no Python per frame (docs/sources.md). `ours` is
   `--source test` (our NumPy pattern: the NumPy frame path without a hook); `ours+hook` adds
@@ -127,7 +130,12 @@ bitrate=2000 key-int-max=fps bframes=0).
   `c-baseline`: the same ball) at most 1.05x; the NumPy path with the default settings
   (`ours/shared`: the test pattern, no hook, the shared fan-out) at most 1.10x at 1, 4 and 32
   clients; the per-client fan-out and a hook (`ours`, `ours+hook`, `ours+hook/shared`) at
-  most 1.25x. The NumPy kinds are judged against both C servers. 32 clients at most 1.5x the
+  most 1.25x. Each kind is judged against the C server that encodes the same pictures:
+  `ours-native` against `c-baseline`, the NumPy kinds against `c-pattern`. x264's CPU depends
+  on the picture (it spends more on our pattern than on the ball; C spends about as much
+  drawing the ball), so a ratio across different pictures measures the content as much as
+  the server. The NumPy kinds' ratios to `c-baseline` and `naive-appsrc` are shown without a
+  verdict. 32 clients at most 1.5x the
   CPU of 1 client, every client at full rate. The per-client fan-out's 4- and 32-client
   ratios against C are its per-client cost (docs/rtsp.md); the shared fan-out is flat with
   clients, as C is.
