@@ -117,7 +117,8 @@ class Streamer:
                 require_elements(NATIVE_ELEMENTS)
                 if len(camera.streams) > 1:
                     require_elements(NATIVE_SPLIT_ELEMENTS)
-                check_native_source(camera.cfg.source.location)
+                location, main = camera.cfg.source.location, camera.streams[0].video
+                camera.native_rate = check_native_source(location, main)
         try:
             for camera in self.cameras:
                 camera.prepare(from_api=camera.cfg.source.kind == "api")

@@ -38,6 +38,24 @@ def test_native_source_streams_at_full_rate_without_python_frames(port: int) -> 
         assert snap.frames >= 80 and snap.encoded >= 80
 
 
+@pytest.mark.parametrize(
+    ("fragment", "videorate"),
+    [
+        ("videotestsrc pattern=ball", False),  # delivers 30 fps itself: no frame held
+        ("videotestsrc pattern=ball ! video/x-raw,framerate=60/1", True),  # 60 -> 30
+    ],
+)
+def test_native_source_gets_videorate_only_when_its_rate_differs(
+    port: int, fragment: str, videorate: bool
+) -> None:
+    with running(native_config(port, fragment, fps=30)) as streamer:
+        enc = streamer.encoder
+        assert enc is not None
+        assert ("videorate" in enc.launch()) is videorate
+        frames = decode_frames(streamer.config.rtsp.url("127.0.0.1"), 3.0, 320, 240)
+        assert 80 <= len(frames) <= 100, len(frames)  # 30 fps either way
+
+
 def test_native_source_encodes_only_while_someone_watches(port: int) -> None:
     with running(native_config(port, fps=30)) as streamer:
         enc = streamer.encoder

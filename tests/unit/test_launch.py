@@ -12,6 +12,8 @@ from camera_streaming.gst.launch import (
     client_queue_bytes,
     encoder_launch,
     input_frame_size,
+    native_probe_launch,
+    native_split_launch,
     output_elements,
     publish_launch,
     raw_caps,
@@ -74,6 +76,19 @@ def test_native_source_replaces_the_appsrc_and_starts_gated() -> None:
     assert "format=I420,width=640,height=480,framerate=15/1" in text
     assert "valve name=gate drop=true" in text
     assert text.index("gate") < text.index("x264enc") < text.index("appsink name=sink")
+
+
+def test_native_source_that_delivers_the_rate_gets_no_videorate() -> None:
+    video, sub = VideoConfig(fps=30), VideoConfig(width=640, height=360, fps=10)
+    text = encoder_launch(video, native_source="v4l2src", native_rate=False)
+    assert "videorate" not in text
+    assert "videoscale ! video/x-raw,format=I420,width=1280,height=720,framerate=30/1" in text
+    split = native_split_launch("v4l2src", [(video, None), (sub, None)], rate=False)
+    first, second = split.split("t. ! ")[1:]
+    assert "videorate" not in first and "videorate drop-only=true" in second
+    probe = native_probe_launch(video, "videotestsrc")
+    assert probe.startswith("videotestsrc is-live=true ! videoconvert ! videoscale ! ")
+    assert "videorate" not in probe and probe.endswith("framerate=30/1 ! fakesink name=probe")
 
 
 def test_native_videotestsrc_is_made_live() -> None:

@@ -150,11 +150,13 @@ class H264Encoder(EncodedBranch):
         native_source: str | None = None,
         extra_streams: tuple[tuple[VideoConfig, EncoderSpec | None], ...] = (),
         input_format: str = "I420",
+        native_rate: bool = True,
     ) -> None:
         super().__init__(video, 0)
         self.spec = encoder  # None: x264enc (launch.encoder_launch's default)
         # A `gst:` source's launch fragment: GStreamer makes the frames, nothing is pushed.
         self.native_source = native_source
+        self.native_rate = native_rate  # the first branch needs videorate (launch.native_branch)
         self.on_error = on_error
         self._extra = extra_streams
         self.branches: tuple[EncodedBranch, ...] = (
@@ -178,18 +180,27 @@ class H264Encoder(EncodedBranch):
         self.parks = 0
         self._parked = False
 
-    def _launch(self) -> str:
+    def launch(self) -> str:
+        """The launch text of this encoder's pipeline (logged at debug level on start)."""
         if self._extra and self.native_source:
-            return native_split_launch(self.native_source, [(self.video, self.spec), *self._extra])
+            streams = [(self.video, self.spec), *self._extra]
+            return native_split_launch(self.native_source, streams, self.native_rate)
         return encoder_launch(
-            self.video, INPUT_QUEUE, self.spec, self.native_source, self.input_format
+            self.video,
+            INPUT_QUEUE,
+            self.spec,
+            self.native_source,
+            self.input_format,
+            self.native_rate,
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         init()
         try:
-            pipeline = Gst.parse_launch(self._launch())
+            text = self.launch()
+            log.debug("encoder pipeline: %s", text)
+            pipeline = Gst.parse_launch(text)
         except GLib.Error as exc:  # e.g. a property this version of the element lacks
             name = self.spec.name if self.spec is not None else "x264enc"
             raise PipelineError(name, f"cannot build the encoder pipeline: {exc.message}") from None

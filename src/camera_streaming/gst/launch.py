@@ -107,19 +107,32 @@ def _live(fragment: str) -> str:
     return fragment
 
 
-def native_branch(video: VideoConfig, index: int = 0) -> str:
+def native_branch(video: VideoConfig, index: int = 0, rate: bool = True) -> str:
     """Scale and rate one stream's share of a `gst:` source's frames. The converters pass
     buffers through untouched when the source already matches; the gate valve keeps frames
-    from this stream's encoder while nobody wants them (H264Encoder.update_gate)."""
+    from this stream's encoder while nobody wants them (H264Encoder.update_gate).
+
+    `rate=False` leaves `videorate` out, for a source that negotiates the stream's rate
+    itself (`native_probe_launch`): videorate holds the previous frame, so the source's
+    pool needs one frame more (1.4 MB at 720p, docs/gstreamer.md, "videorate holds a
+    frame")."""
+    rate_step = "videorate drop-only=true ! " if rate else ""
     return (
-        f"videoscale ! videorate drop-only=true ! {raw_caps(video)} "
+        f"videoscale ! {rate_step}{raw_caps(video)} "
         f"! valve name={branch_name('gate', index)} drop=true drop-mode=forward-sticky-events"
     )
 
 
-def native_head(video: VideoConfig, fragment: str) -> str:
+def native_head(video: VideoConfig, fragment: str, rate: bool = True) -> str:
     """A `gst:` source fragment made to deliver the configured I420 size and rate."""
-    return f"{_live(fragment)} ! videoconvert ! {native_branch(video)}"
+    return f"{_live(fragment)} ! videoconvert ! {native_branch(video, 0, rate)}"
+
+
+def native_probe_launch(video: VideoConfig, fragment: str) -> str:
+    """The `gst:` source into a fakesink through the first stream's branch without
+    `videorate`: when it negotiates, the source delivers the stream's rate itself."""
+    head = f"{_live(fragment)} ! videoconvert ! videoscale"
+    return f"{head} ! {raw_caps(video)} ! fakesink name=probe"
 
 
 def encoder_tail(video: VideoConfig, encoder: EncoderSpec | None, index: int = 0) -> str:
@@ -139,16 +152,18 @@ def encoder_launch(
     encoder: EncoderSpec | None = None,
     native_source: str | None = None,
     input_format: str = "I420",
+    native_rate: bool = True,
 ) -> str:
     """One stream's encoder pipeline: our frames in through a bounded appsrc (or, for a `gst:`
     source, the source's own elements), H.264/H.265 access units out through an appsink.
     `encoder` defaults to x264enc (x265enc for h265); see `encoder_catalog.select_encoder`.
-    BGR frames are converted to I420 by `videoconvert` in the encoder's streaming thread."""
+    BGR frames are converted to I420 by `videoconvert` in the encoder's streaming thread.
+    `native_rate`: whether a `gst:` source's branch needs `videorate` (`native_branch`)."""
     if input_format not in INPUT_FORMATS:
         raise ValueError(f"input format {input_format!r}: one of {INPUT_FORMATS}")
     convert = "" if input_format == "I420" else "videoconvert ! "
     head = (
-        native_head(video, native_source)
+        native_head(video, native_source, native_rate)
         if native_source
         else f"appsrc name=src is-live=true format=time do-timestamp=true block=false "
         f"max-buffers={input_queue} max-bytes=0 leaky-type=downstream "
@@ -158,14 +173,15 @@ def encoder_launch(
 
 
 def native_split_launch(
-    fragment: str, streams: list[tuple[VideoConfig, EncoderSpec | None]]
+    fragment: str, streams: list[tuple[VideoConfig, EncoderSpec | None]], rate: bool = True
 ) -> str:
     """A `gst:` camera with several streams: one source, a tee, and per stream a leaky queue
     (a stream whose encoder falls behind drops its own frames, never holds up the others),
-    its scale/rate/gate and its own encoder. No Python per frame."""
+    its scale/rate/gate and its own encoder. No Python per frame. `rate=False`: the first
+    stream's branch has no `videorate` (the source delivers its rate); the others keep it."""
     branches = " ".join(
         f"t. ! queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 leaky=downstream "
-        f"! {native_branch(video, i)} ! {encoder_tail(video, spec, i)}"
+        f"! {native_branch(video, i, rate or i > 0)} ! {encoder_tail(video, spec, i)}"
         for i, (video, spec) in enumerate(streams)
     )
     return f"{_live(fragment)} ! videoconvert ! tee name=t {branches}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,8 +17,9 @@ gi.require_version("GstRtspServer", "1.0")
 gi.require_version("GstVideo", "1.0")
 from gi.repository import GLib, Gst, GstApp, GstRtsp, GstRtspServer, GstVideo  # noqa: E402
 
+from ..config.model import VideoConfig  # noqa: E402
 from ..errors import MissingElementError, SourceError  # noqa: E402
-from .launch import ELEMENT_PACKAGES  # noqa: E402
+from .launch import ELEMENT_PACKAGES, native_probe_launch  # noqa: E402
 
 __all__ = [
     "GLib",
@@ -59,10 +61,50 @@ def require_elements(names: Iterable[str]) -> None:
             raise MissingElementError(name, ELEMENT_PACKAGES.get(name, "gstreamer1.0-plugins-*"))
 
 
-def check_native_source(fragment: str, timeout_s: float = 5.0) -> None:
+def check_native_source(
+    fragment: str, video: VideoConfig | None = None, timeout_s: float = 5.0
+) -> bool:
     """Open a `gst:` source fragment once into a fakesink and close it, so that a typo or a
-    missing device is a one-line `SourceError` before any encoder is tried."""
+    missing device is a one-line `SourceError` before any encoder is tried.
+
+    With `video` (the first stream's), first play it at that stream's caps without
+    `videorate` (`launch.native_probe_launch`) for at most `RATE_PROBE_S`. Returns whether
+    the stream needs `videorate`: False when those caps negotiated (the source delivers the
+    rate itself), True otherwise."""
     init()
+    if video is not None and _negotiates(native_probe_launch(video, fragment), RATE_PROBE_S):
+        return False
+    _check_opens(fragment, timeout_s)
+    return True
+
+
+RATE_PROBE_S = 3.0  # a camera's first frame comes well within this; later: keep videorate
+
+
+def _negotiates(launch: str, timeout_s: float) -> bool:
+    """Whether `launch` (ending in a fakesink named `probe`) gets caps on the fakesink within
+    `timeout_s` when played, with no error first."""
+    try:
+        pipeline = Gst.parse_launch(launch)
+    except GLib.Error:
+        return False
+    bus = pipeline.get_bus()
+    pad = pipeline.get_by_name("probe").get_static_pad("sink")
+    deadline = time.monotonic() + timeout_s
+    try:
+        if pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
+            return False
+        while time.monotonic() < deadline:
+            if pad.get_current_caps() is not None:
+                return True
+            if bus.timed_pop_filtered(20 * Gst.MSECOND, Gst.MessageType.ERROR) is not None:
+                return False
+        return False
+    finally:
+        pipeline.set_state(Gst.State.NULL)
+
+
+def _check_opens(fragment: str, timeout_s: float) -> None:
     try:
         pipeline = Gst.parse_launch(f"{fragment} ! fakesink")
     except GLib.Error as exc:

@@ -60,6 +60,9 @@ class Camera:
         self.capture = cfg.capture
         self.recovery = recovery
         self.native = cfg.source.native
+        # A `gst:` source that does not deliver the first stream's rate itself gets videorate
+        # (`gst.runtime.check_native_source` decides before the encoders start).
+        self.native_rate = True
         self.streams = [Stream(s, self.capture.fps, recovery.stall_timeout_s) for s in cfg.streams]
         self._hook = hook
         self._source = source
@@ -104,7 +107,14 @@ class Camera:
             extra = tuple((s.video, sp[0]) for s, sp in zip(others, specs[1:]))
 
             def make(spec: EncoderSpec) -> H264Encoder:
-                return H264Encoder(main.video, on_error, spec, self.cfg.source.location, extra)
+                return H264Encoder(
+                    main.video,
+                    on_error,
+                    spec,
+                    self.cfg.source.location,
+                    extra,
+                    native_rate=self.native_rate,
+                )
 
             pipeline, spec = start_encoder(make, specs[0])
             main.attach(pipeline, pipeline, spec)
