@@ -13,7 +13,6 @@ ctypes: neither is reachable from Python otherwise.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import threading
 from typing import Any
 
@@ -36,7 +35,9 @@ def _lib(name: str, soname: str) -> Any:
     with _lock:
         lib = _libs.get(name)
         if lib is None:
-            lib = _libs[name] = ctypes.CDLL(ctypes.util.find_library(name) or soname)
+            # By soname: the loader finds it (webrtcbin has loaded it already), where
+            # ctypes.util.find_library would run `ldconfig -p` in a subprocess.
+            lib = _libs[name] = ctypes.CDLL(soname)
             _declare(name, lib)
         return lib
 
