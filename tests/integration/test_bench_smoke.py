@@ -4,17 +4,12 @@ checked (benchmarks are not tests); only that each measurement produces sane num
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from bench import __main__ as bench_main  # noqa: E402
-from bench import measure, report  # noqa: E402
-from bench.servers import (  # noqa: E402
+from bench import __main__ as bench_main
+from bench import measure, report
+from bench.servers import (
     C_BASELINE,
     CRASHES,
     OURS,

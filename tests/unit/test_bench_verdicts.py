@@ -3,15 +3,9 @@ pictures. The others' ratios are shown without a verdict."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from bench import report  # noqa: E402
-from bench.measure import Load  # noqa: E402
-from bench.servers import (  # noqa: E402
+from bench import report
+from bench.measure import Load
+from bench.servers import (
     C_BASELINE,
     C_PATTERN,
     NAIVE_APPSRC,
