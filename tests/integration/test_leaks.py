@@ -165,6 +165,27 @@ def test_3_failed_buffer_allocation_is_handled() -> None:
         enc.stop()
 
 
+def test_3_frames_at_pace_use_one_pool_buffer() -> None:
+    """The encoder releases a frame long before the next is due, so frames pushed at their
+    pace reuse one pooled buffer: the pool holds one frame, not two in turn."""
+    enc = H264Encoder(VideoConfig(width=320, height=240, fps=10))
+    enc.start()
+    used: list[int] = []
+
+    def fill(view: np.ndarray, value: int) -> None:
+        used.append(view.ctypes.data)
+        view[:] = value
+
+    try:
+        for i in range(20):
+            assert enc.push_into(fill, i)
+            time.sleep(0.1)
+        assert enc.frames_out >= 15
+        assert len(set(used[5:])) == 1, f"{len(set(used))} buffers in turn"
+    finally:
+        enc.stop()
+
+
 @pytest.mark.parametrize("fanout", FANOUTS)
 def test_4_vanished_client_is_cleaned_up(port: int, fanout: str) -> None:
     """A client that disappears mid-stream (no TEARDOWN): its media is released (FLUSHING /

@@ -26,8 +26,12 @@ log = logging.getLogger(__name__)
 
 INPUT_QUEUE = 2  # frames waiting for the encoder; more are dropped and counted
 # At most the queued frames, the one in the encoder (or videoconvert) and the one being
-# filled; the pool allocates on demand, so in steady state it holds 2-3 (docs/memory.md).
+# filled. The pool starts with one and allocates on demand: the encoder has released a
+# frame long before the next one is due, so in steady state one buffer serves (its free
+# list is FIFO: a second preallocated buffer would be used in turn and stay resident).
+# A load spike grows it, to at most POOL_BUFFERS, for the pipeline's life (docs/memory.md).
 POOL_BUFFERS = INPUT_QUEUE + 2
+POOL_MIN = 1
 PARK_AFTER_S = 10.0  # a pipeline fed from Python that nobody wanted this long is parked
 KEYFRAME_RETRY_S = 0.5  # a forced keyframe not seen by then may be asked for again
 
@@ -227,7 +231,7 @@ class H264Encoder(EncodedBranch):
         pool = Gst.BufferPool.new()
         cfg = pool.get_config()
         caps = Gst.Caps.from_string(raw_caps(self.video, self.input_format))
-        Gst.BufferPool.config_set_params(cfg, caps, self._frame_size, 2, POOL_BUFFERS)
+        Gst.BufferPool.config_set_params(cfg, caps, self._frame_size, POOL_MIN, POOL_BUFFERS)
         pool.set_config(cfg)
         pool.set_active(True)
         params = Gst.BufferPoolAcquireParams()
