@@ -62,7 +62,10 @@ class Upkeep:
                     log.info("%s", line)
             if TRIM_INTERVAL_S > 0 and now >= next_trim:
                 # Hand glibc's free lists back to the kernel so RSS tracks what is in use
-                # (fragmentation, not leaks, is what grows RSS here: docs/gstreamer.md, fact 16).
+                # (fragmentation, not leaks, is what grows RSS here: docs/gstreamer.md, fact 16),
+                # and the frames a load spike added to an encoder's pool.
+                for camera in s.cameras:
+                    camera.trim_pools()
                 malloc_trim()
                 next_trim = now + TRIM_INTERVAL_S
             last = max((c.last_frame_at for c in s.cameras), default=0.0)

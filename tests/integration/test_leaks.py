@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 import tracemalloc
@@ -152,10 +153,8 @@ def test_3_failed_buffer_allocation_is_handled() -> None:
     try:
         frame = np.zeros((240 * 3 // 2, 320), np.uint8)
         held = []
-        while True:  # take every buffer the pool has
-            ret, buf = enc._pool.acquire_buffer(enc._acquire_params)
-            if ret != Gst.FlowReturn.OK:
-                break
+        assert enc._pool is not None
+        while (buf := enc._pool.acquire()) is not None:  # take every buffer the pool has
             held.append(buf)
         assert enc.push_i420(frame) is False
         assert enc.alloc_failures == 1 and enc.dropped == 1
@@ -182,6 +181,46 @@ def test_3_frames_at_pace_use_one_pool_buffer() -> None:
             time.sleep(0.1)
         assert enc.frames_out >= 15
         assert len(set(used[5:])) == 1, f"{len(set(used))} buffers in turn"
+    finally:
+        enc.stop()
+
+
+def test_3_frame_pool_gives_back_what_a_spike_added() -> None:
+    """A buffer held elsewhere (as a slow encoder holds frames) makes the pool allocate a
+    second; once it is back, both are used in turn. `trim_pool` starts a fresh pool: one
+    buffer again, and the old pool with both its buffers is finalized."""
+    enc = H264Encoder(VideoConfig(width=320, height=240, fps=10))
+    enc.start()
+    used: list[int] = []
+
+    def fill(view: np.ndarray, value: int) -> None:
+        used.append(view.ctypes.data)
+
+    def push_paced(n: int) -> set[int]:
+        del used[:]
+        for i in range(n):
+            assert enc.push_into(fill, i)
+            time.sleep(0.05)
+        return set(used)
+
+    finalized: list[str] = []
+    try:
+        pool = enc._pool
+        assert pool is not None
+        held = pool.acquire()  # the first buffer, kept out of the pool
+        assert len(push_paced(4)) == 1 and pool.buffers == 2
+        del held  # back in the pool: from now on two buffers in turn
+        assert len(push_paced(6)) == 2
+        old = pool._pool
+        old.weak_ref(finalized.append, "pool")
+        del old
+        enc.trim_pool()
+        assert len(push_paced(6)) == 1 and pool.renewals == 1 and pool.buffers == 1
+        gc.collect()
+        assert wait_for(lambda: finalized == ["pool"], 5), "the old pool was kept"
+        enc.trim_pool()  # one buffer: nothing to give back
+        push_paced(2)
+        assert pool.renewals == 1
     finally:
         enc.stop()
 

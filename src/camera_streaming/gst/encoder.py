@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 from ..config.model import VideoConfig
 from ..errors import PipelineError
 from .encoder_catalog import EncoderSpec
+from .frame_pool import FramePool
 from .launch import branch_name, encoder_launch, input_frame_size, native_split_launch, raw_caps
 from .runtime import GLib, Gst, GstVideo, bus_error, init
 
@@ -26,12 +27,8 @@ log = logging.getLogger(__name__)
 
 INPUT_QUEUE = 2  # frames waiting for the encoder; more are dropped and counted
 # At most the queued frames, the one in the encoder (or videoconvert) and the one being
-# filled. The pool starts with one and allocates on demand: the encoder has released a
-# frame long before the next one is due, so in steady state one buffer serves (its free
-# list is FIFO: a second preallocated buffer would be used in turn and stay resident).
-# A load spike grows it, to at most POOL_BUFFERS, for the pipeline's life (docs/memory.md).
+# filled; the pool starts with one (gst/frame_pool.py).
 POOL_BUFFERS = INPUT_QUEUE + 2
-POOL_MIN = 1
 PARK_AFTER_S = 10.0  # a pipeline fed from Python that nobody wanted this long is parked
 KEYFRAME_RETRY_S = 0.5  # a forced keyframe not seen by then may be asked for again
 
@@ -169,8 +166,7 @@ class H264Encoder(EncodedBranch):
         )
         self._pipeline: Any = None
         self._appsrc: Any = None
-        self._pool: Any = None
-        self._acquire_params: Any = None
+        self._pool: FramePool | None = None
         self._bus: Any = None
         self._bus_handler = 0
         self.input_format = input_format
@@ -227,17 +223,9 @@ class H264Encoder(EncodedBranch):
             self.stop()
             raise error
 
-    def _make_pool(self) -> Any:
-        pool = Gst.BufferPool.new()
-        cfg = pool.get_config()
-        caps = Gst.Caps.from_string(raw_caps(self.video, self.input_format))
-        Gst.BufferPool.config_set_params(cfg, caps, self._frame_size, POOL_MIN, POOL_BUFFERS)
-        pool.set_config(cfg)
-        pool.set_active(True)
-        params = Gst.BufferPoolAcquireParams()
-        params.flags = Gst.BufferPoolAcquireFlags.DONTWAIT
-        self._acquire_params = params
-        return pool
+    def _make_pool(self) -> FramePool:
+        caps = raw_caps(self.video, self.input_format)
+        return FramePool(caps, self._frame_size, POOL_BUFFERS)
 
     def stop(self) -> None:
         for branch in self.branches:
@@ -274,7 +262,7 @@ class H264Encoder(EncodedBranch):
         if self._bus is not None:
             self._bus.remove_signal_watch()
         if self._pool is not None:
-            self._pool.set_active(False)
+            self._pool.close()
         self._pipeline = self._appsrc = self._pool = self._bus = None
         self._parked = False
 
@@ -302,6 +290,7 @@ class H264Encoder(EncodedBranch):
 
     def _unpark(self) -> bool:
         pool, pipeline = self._pool, self._pipeline
+        assert pool is not None  # parked: the pipeline and its pool are kept
         pool.set_active(True)
         self._parked = False
         if pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
@@ -332,8 +321,8 @@ class H264Encoder(EncodedBranch):
         if appsrc.get_property("current-level-bytes") >= self._queue_bytes:
             self.dropped += 1
             return False
-        ret, buf = pool.acquire_buffer(self._acquire_params)
-        if ret != Gst.FlowReturn.OK or buf is None:
+        buf = pool.acquire()
+        if buf is None:
             self.alloc_failures += 1
             self.dropped += 1
             return False
@@ -362,6 +351,14 @@ class H264Encoder(EncodedBranch):
             return False
         self.frames_in += 1
         return True
+
+    def trim_pool(self) -> None:
+        """Give back the frames a load spike added to the pool (`FramePool.trim`): the next
+        push starts a fresh pool. Any thread; the upkeep thread calls it every trim
+        interval."""
+        pool = self._pool
+        if pool is not None:
+            pool.trim()
 
     def _on_bus_error(self, _bus: Any, message: Any) -> None:
         element, text, debug = bus_error(message)

@@ -260,6 +260,13 @@ class Camera:
                     stream.encoder.update_gate()  # stop encoding once nobody wants frames
             self._count_native_frames(now)
 
+    def trim_pools(self) -> None:
+        """Let each encoder's frame pool give back what a load spike added (upkeep, every
+        trim interval)."""
+        for stream in self.streams:
+            if stream.pipeline is not None and not self.native:
+                stream.pipeline.trim_pool()
+
     def _count_native_frames(self, now: float) -> None:
         """A gst: camera's frames never reach Python: each stream counts what left its
         encoder; the camera counts as many frames as its busiest stream encoded (the rate of
