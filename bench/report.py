@@ -67,7 +67,8 @@ def median_loads(loads: list[Load]) -> dict[tuple[str, int], Load]:
 # server that encodes the same pictures, because x264's CPU depends on what it encodes:
 # `ours-native` against c-baseline (both encode videotestsrc's ball), the others against
 # c-pattern (our pattern's own frames). Their ratio to c-baseline, and to the naive appsrc
-# server (the same NumPy frames), is shown, not judged (docs/benchmarks.md, "Which C").
+# server (the same NumPy frames), is shown, not judged (docs/benchmarks.md, "What is
+# measured", Targets).
 CPU_TARGETS = {
     OURS_NATIVE: 1.05, OURS_NATIVE_SHARED: 1.05, OURS: 1.25, OURS_SHARED: 1.10,
     OURS_HOOK: 1.25, OURS_HOOK_SHARED: 1.25,
