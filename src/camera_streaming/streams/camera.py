@@ -262,9 +262,9 @@ class Camera:
 
     def trim_pools(self) -> None:
         """Let each encoder's frame pool give back what a load spike added (upkeep, every
-        trim interval)."""
+        trim interval). A `gst:` camera's encoder has no pool: nothing to do there."""
         for stream in self.streams:
-            if stream.pipeline is not None and not self.native:
+            if stream.pipeline is not None:
                 stream.pipeline.trim_pool()
 
     def _count_native_frames(self, now: float) -> None:
